@@ -1,0 +1,349 @@
+"""One VoIPBIN event WebSocket, kept open for as long as its owner wants it.
+
+The session reconnects on its own with exponential backoff and full jitter
+(capped), and resets the backoff only once a connection has stayed up for
+``stable_after`` seconds, so an upstream that accepts and then closes at once
+cannot make it spin. It re-subscribes its topic set after every reconnect and
+calls ``on_connected`` so its owner can backfill the gap over REST. A 401 or
+403 on the upgrade means the credentials are no good: the session stops and
+says why instead of retrying forever. Bad frames are counted, never raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import inspect
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode
+
+from dashboard.voipbin.events import Deduper, Event, FrameError, parse_frame
+
+logger = logging.getLogger(__name__)
+
+EventHandler = Callable[[Event], Awaitable[None] | None]
+ConnectedHandler = Callable[["UpstreamSession", bool], Awaitable[None] | None]
+StatusHandler = Callable[["SessionStatus"], None]
+
+
+class State(enum.StrEnum):
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RETRYING = "retrying"
+    STOPPED = "stopped"
+
+
+@dataclass
+class Counters:
+    attempts: int = 0  # upgrade requests made
+    connections: int = 0  # upgrades that succeeded
+    reconnects: int = 0  # successful connections after the first
+    events: int = 0  # frames that became events (after de-duplication)
+    duplicates: int = 0
+    malformed: int = 0
+    unknown: int = 0
+    oversize: int = 0  # connections lost to a frame above max_size
+    handler_errors: int = 0
+
+
+@dataclass(frozen=True)
+class SessionStatus:
+    name: str
+    state: State
+    reason: str = ""
+    attempt: int = 0  # backoff exponent: consecutive failures since the last stable connection
+    retry_in: float | None = None
+    retry_at: float | None = None  # time.time() of the next attempt while retrying
+    connected_at: float | None = None  # time.time()
+    last_event_at: float | None = None  # time.time()
+    counters: Counters = field(default_factory=Counters)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backoff:
+    """Full jitter: a uniform delay in [0, min(cap, base * 2**attempt)]."""
+
+    def __init__(self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self._rng = rng or random.Random()
+
+    def ceiling(self, attempt: int) -> float:
+        return min(self.cap, self.base * 2 ** min(attempt, 32))
+
+    def delay(self, attempt: int) -> float:
+        return self._rng.uniform(0, self.ceiling(attempt))
+
+
+def ws_url_with_credentials(url: str, *, token: str | None = None, accesskey: str | None = None) -> str:
+    """The upgrade URL; ``token`` and ``accesskey`` are different parameters (VOIPBIN.md §1)."""
+    parts = urlsplit(url)
+    extra = {"token": token} if token else {"accesskey": accesskey} if accesskey else {}
+    query = "&".join(q for q in (parts.query, urlencode(extra)) if q)
+    return urlunsplit(parts._replace(query=query))
+
+
+def _refusal_reason(exc: InvalidStatus) -> str:
+    response = exc.response
+    detail = ""
+    with contextlib.suppress(ValueError, AttributeError, TypeError):
+        detail = json.loads(response.body or b"{}").get("error", {}).get("message", "")
+    code = response.status_code
+    what = "rejected the credentials" if code == 401 else "refused access"
+    return f"VoIPBIN {what} (HTTP {code}{': ' + detail if detail else ''}); sign in again"
+
+
+class UpstreamSession:
+    """A self-healing subscription to VoIPBIN events for one set of credentials."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        accesskey: str | None = None,
+        topics: Iterable[str] = (),
+        on_event: EventHandler | None = None,
+        on_connected: ConnectedHandler | None = None,
+        on_status: StatusHandler | None = None,
+        name: str = "upstream",
+        backoff: Backoff | None = None,
+        stable_after: float = 10.0,
+        max_size: int = 1 << 20,
+        open_timeout: float = 10.0,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        close_timeout: float = 2.0,
+        dedupe: bool = True,
+    ) -> None:
+        if not token and not accesskey:
+            raise ValueError("an upstream session needs a token or an access key")
+        self.name = name
+        self._url = ws_url_with_credentials(url, token=token, accesskey=accesskey)
+        self._safe_url = url  # for logs: never the credentials
+        self._topics: dict[str, None] = dict.fromkeys(topics)
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._on_status = on_status
+        self.backoff = backoff or Backoff()
+        self._stable_after = stable_after
+        self._connect_options = {
+            "max_size": max_size,
+            "open_timeout": open_timeout,
+            "ping_interval": ping_interval,
+            "ping_timeout": ping_timeout,
+            "close_timeout": close_timeout,
+        }
+        self._deduper = Deduper() if dedupe else None
+        self.counters = Counters()
+        self._status = SessionStatus(name=name, state=State.IDLE, counters=self.counters)
+        self._ws: ClientConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._hook_task: asyncio.Task[None] | None = None
+        self._last_event_at: float | None = None
+        self._waiters: list[tuple[frozenset[State], asyncio.Future[SessionStatus]]] = []
+
+    # -- observing ---------------------------------------------------------------------------
+
+    @property
+    def status(self) -> SessionStatus:
+        return replace(self._status, last_event_at=self._last_event_at)
+
+    @property
+    def state(self) -> State:
+        return self._status.state
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(self._topics)
+
+    def _set(self, state: State, **changes: Any) -> None:
+        previous = self._status
+        self._status = SessionStatus(
+            name=self.name,
+            state=state,
+            reason=changes.get("reason", ""),
+            attempt=changes.get("attempt", previous.attempt),
+            retry_in=changes.get("retry_in"),
+            retry_at=changes.get("retry_at"),
+            connected_at=changes.get("connected_at", previous.connected_at if state is State.LIVE else None),
+            counters=self.counters,
+        )
+        for waiter in [w for w in self._waiters if state in w[0]]:
+            self._waiters.remove(waiter)
+            if not waiter[1].done():
+                waiter[1].set_result(self.status)
+        if self._on_status is not None:
+            try:
+                self._on_status(self.status)
+            except Exception:
+                logger.exception("%s: status handler failed", self.name)
+
+    async def wait_for(self, *states: State) -> SessionStatus:
+        """Wait until the session is in one of ``states``; bound it with ``asyncio.timeout``."""
+        if self._status.state in states:
+            return self.status
+        waiter = (frozenset(states), asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            return await waiter[1]
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is not None:
+            raise RuntimeError(f"{self.name} already started")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"upstream:{self.name}")
+
+    async def close(self, reason: str = "closed") -> None:
+        """Stop for good: cancel and await every task this session started."""
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._cancel_hook()
+        if self._status.state is not State.STOPPED:
+            self._set(State.STOPPED, reason=reason)
+
+    async def _cancel_hook(self) -> None:
+        hook, self._hook_task = self._hook_task, None
+        if hook is not None and not hook.done():
+            hook.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hook
+
+    # -- topics ------------------------------------------------------------------------------
+
+    async def subscribe(self, topics: Iterable[str]) -> None:
+        new = [t for t in topics if t not in self._topics]
+        self._topics.update(dict.fromkeys(new))
+        if new:
+            await self._send({"type": "subscribe", "topics": new})
+
+    async def unsubscribe(self, topics: Iterable[str]) -> None:
+        held = [t for t in topics if t in self._topics]
+        for topic in held:
+            del self._topics[topic]
+        if held:
+            await self._send({"type": "unsubscribe", "topics": held})
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        """Send now if connected; otherwise the next connection subscribes from the topic set."""
+        ws = self._ws
+        if ws is None:
+            return
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(frame))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            self._set(State.CONNECTING, attempt=attempt)
+            self.counters.attempts += 1
+            up_since: float | None = None
+            try:
+                async with connect(self._url, **self._connect_options) as ws:
+                    up_since = time.monotonic()
+                    await self._on_open(ws)
+                    async for raw in ws:
+                        await self._receive(raw)
+                reason = f"VoIPBIN closed the connection ({ws.close_code})"
+            except InvalidStatus as exc:
+                code = exc.response.status_code
+                if code in (401, 403):
+                    reason = _refusal_reason(exc)
+                    logger.warning("%s: stopped: %s", self.name, reason)
+                    self._set(State.STOPPED, reason=reason)
+                    return
+                reason = f"VoIPBIN answered HTTP {code}"
+            except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                    self.counters.oversize += 1
+                    reason = "VoIPBIN sent a frame above the size limit"
+                else:
+                    reason = f"connection lost ({exc})"
+            except InvalidURI as exc:
+                reason = f"bad VoIPBIN URL: {exc}"
+                self._set(State.STOPPED, reason=reason)
+                return
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
+                reason = f"cannot connect: {exc or type(exc).__name__}"
+            finally:
+                self._ws = None
+                await self._cancel_hook()
+            if up_since is not None and time.monotonic() - up_since >= self._stable_after:
+                attempt = 0
+            delay = self.backoff.delay(attempt)
+            logger.info("%s: %s; retrying in %.2fs (attempt %d)", self.name, reason, delay, attempt)
+            self._set(
+                State.RETRYING, reason=reason, attempt=attempt, retry_in=delay, retry_at=time.time() + delay
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _on_open(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        if self._topics:
+            await ws.send(json.dumps({"type": "subscribe", "topics": list(self._topics)}))
+        reconnected = self.counters.connections > 0
+        self.counters.connections += 1
+        if reconnected:
+            self.counters.reconnects += 1
+        logger.info("%s: live on %s", self.name, self._safe_url)
+        self._set(State.LIVE, connected_at=time.time())
+        if self._on_connected is not None:
+            self._hook_task = asyncio.get_running_loop().create_task(
+                self._run_hook(reconnected), name=f"upstream:{self.name}:on_connected"
+            )
+
+    async def _run_hook(self, reconnected: bool) -> None:
+        try:
+            result = self._on_connected(self, reconnected)  # type: ignore[misc]
+            if inspect.isawaitable(result):
+                await result
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s: on_connected hook failed", self.name)
+
+    async def _receive(self, raw: str | bytes) -> None:
+        try:
+            event = parse_frame(raw)
+        except FrameError as exc:
+            setattr(self.counters, exc.kind, getattr(self.counters, exc.kind) + 1)
+            logger.warning("%s: %s frame skipped: %s", self.name, exc.kind, exc)
+            return
+        if self._deduper is not None and self._deduper.seen(event.key):
+            self.counters.duplicates += 1
+            return
+        self.counters.events += 1
+        self._last_event_at = time.time()
+        if self._on_event is None:
+            return
+        try:
+            result = self._on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            self.counters.handler_errors += 1
+            logger.exception("%s: event handler failed on %s", self.name, event.type)
