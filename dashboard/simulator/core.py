@@ -1,0 +1,265 @@
+"""The simulator without its socket: state, hub, scenario and the test controls.
+
+Every control the ``/_sim/`` endpoints offer is a plain method here, so
+in-process tests call them directly and HTTP tests call the endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine, Mapping
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from dashboard.simulator import auth
+from dashboard.simulator.accounts import AGENT_IDS, DEMO_CUSTOMER_ID
+from dashboard.simulator.config import SimConfig
+from dashboard.simulator.frames import Dialect
+from dashboard.simulator.hub import Hub
+from dashboard.simulator.resources import Record, address, queuecall_record
+from dashboard.simulator.scenario import Scenario
+from dashboard.simulator.state import State
+from dashboard.voipbin.topics import Principal
+
+logger = logging.getLogger(__name__)
+
+REFUSAL_STATUSES = (401, 403, 429, 503)
+_CALL_FINAL_STATUSES = ("terminating", "canceling", "hangup")
+_REMOTE_NUMBER = "+12025550199"
+
+
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A crashed scenario driver would otherwise just stop the traffic, silently."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.error("the scenario engine stopped", exc_info=error)
+
+
+class Simulator:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.state = State()
+        self.hub = Hub(self.state, self.config.dialect)
+        self.scenario = Scenario(self.state, seed=self.config.seed, rates=self.config.rates)
+        self.sent: list[dict[str, Any]] = []
+        """Every body ``POST /v1.0/messages`` accepted, with who sent it."""
+        self._driver: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # Life cycle
+
+    async def close(self) -> None:
+        """Stop the scenario driver and pending timers, and say goodbye to every socket."""
+        self.set_scenario_running(False)
+        tasks = [*self._tasks, *([self._driver] if self._driver else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(
+            *(
+                connection.ws.close(code=1001, message=b"server shutdown")
+                for connection in self.hub.connections
+            ),
+            return_exceptions=True,
+        )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # Operations the REST API shares with the controls
+
+    def issue_token(self, username: str, *, lifetime: float | None = None) -> str:
+        """A JWT for a demo user, as ``POST /auth/login`` gives (tests pass a negative lifetime)."""
+        agent = self.state.get("agent", AGENT_IDS[username])
+        if agent is None:
+            raise KeyError(username)
+        seconds = self.config.token_lifetime if lifetime is None else lifetime
+        return auth.issue_token(agent, secret=self.config.jwt_secret, lifetime=timedelta(seconds=seconds))
+
+    def hang_up(self, call_id: str) -> Record:
+        """VoIPBIN's hangup: ``terminating`` now, ``hangup`` a moment later."""
+        call = self.state.get("call", call_id)
+        if call is None:
+            raise KeyError(call_id)
+        if call.get("status") in _CALL_FINAL_STATUSES:
+            return call
+        call = self.state.set_call_status(call_id, "terminating")
+        self._spawn(self._finish_hangup(call_id))
+        return call
+
+    async def _finish_hangup(self, call_id: str) -> None:
+        await asyncio.sleep(self.config.hangup_delay)
+        self.state.set_call_status(call_id, "hangup", hangup_by="local", hangup_reason="normal")
+
+    def record_sent(self, principal: Principal, body: Mapping[str, Any], message: Record) -> None:
+        self.sent.append(
+            {
+                "message_id": message["id"],
+                "customer_id": principal.customer_id,
+                "agent_id": principal.agent_id,
+                "access_key": principal.access_key,
+                "body": body,
+            }
+        )
+
+    # Test controls
+
+    def inject(self, resource: str, data: Mapping[str, Any], event: str | None = None) -> Record:
+        """Create or merge any resource and publish it; ``customer_id`` defaults to Acme."""
+        if not resource.isidentifier() or not resource.islower():
+            raise ValueError(f"{resource!r} is not a resource name")
+        fields = dict(data)
+        fields.setdefault("id", str(uuid.uuid4()))
+        if self.state.get(resource, fields["id"]) is None:
+            fields.setdefault("customer_id", DEMO_CUSTOMER_ID)
+        return self.state.upsert(resource, fields, event=event)
+
+    def broadcast_raw(self, frame: str | bytes) -> None:
+        """Send this exact frame to every open socket (malformed-frame tests)."""
+        self.hub.broadcast(frame)
+
+    def create_call(
+        self,
+        *,
+        customer_id: str = DEMO_CUSTOMER_ID,
+        direction: str = "incoming",
+        status: str | None = None,
+        source: str | None = None,
+        destination: str | None = None,
+        owner_id: str | None = None,
+        queue_id: str | None = None,
+        call_id: str | None = None,
+    ) -> Record:
+        """A call, optionally owned by an agent and waiting in a queue (then a queuecall joins it)."""
+        customer = self.state.customer(customer_id)
+        if customer is None:
+            raise KeyError(customer_id)
+        if queue_id is not None and self.state.find("queue", customer_id, queue_id) is None:
+            raise KeyError(queue_id)
+        ours, theirs = customer.numbers[0], _REMOTE_NUMBER
+        incoming = direction == "incoming"
+        call = self.state.create_call(
+            call_id=call_id,
+            customer_id=customer_id,
+            direction=direction,
+            source=address(source or (theirs if incoming else ours)),
+            destination=address(destination or (ours if incoming else theirs)),
+            status=status or ("ringing" if incoming else "dialing"),
+            flow_id=customer.flow_id,
+            owner_agent_id=owner_id,
+        )
+        if queue_id is not None:
+            queuecall = queuecall_record(
+                queuecall_id=str(uuid.uuid4()), customer_id=customer_id, queue_id=queue_id, call_id=call["id"]
+            )
+            self.state.upsert("queuecall", queuecall)
+            self.state.upsert("queuecall", {"id": queuecall["id"], "status": "waiting"})
+        return call
+
+    def set_call_status(self, call_id: str, status: str, **fields: str) -> Record:
+        return self.state.set_call_status(call_id, status, **fields)
+
+    def receive_sms(
+        self,
+        *,
+        source: str,
+        destination: str | None = None,
+        text: str,
+        customer_id: str = DEMO_CUSTOMER_ID,
+        message_id: str | None = None,
+    ) -> Record:
+        customer = self.state.customer(customer_id)
+        if customer is None:
+            raise KeyError(customer_id)
+        return self.state.receive_message(
+            customer_id=customer_id,
+            source=source,
+            destination=destination or customer.sms_numbers[0],
+            text=text,
+            message_id=message_id,
+        )
+
+    def clear_sent(self) -> None:
+        self.sent.clear()
+
+    def drop_connections(self) -> None:
+        self.hub.drop_all()
+
+    def set_refusal(self, status: int | None) -> None:
+        if status is not None and status not in REFUSAL_STATUSES:
+            raise ValueError(f"refusal status must be one of {REFUSAL_STATUSES} or None")
+        self.hub.refusal = status
+
+    def set_accept_then_close(self, enabled: bool) -> None:
+        self.hub.accept_then_close = enabled
+
+    def set_stalled(self, enabled: bool) -> None:
+        if enabled:
+            self.hub.flow.running.clear()
+        else:
+            self.hub.flow.running.set()
+
+    def set_slow(self, delay: float) -> None:
+        if delay < 0:
+            raise ValueError("delay cannot be negative")
+        self.hub.flow.delay = delay
+
+    def set_dialect(self, dialect: Dialect | str) -> None:
+        self.hub.dialect = Dialect(dialect)
+
+    def set_insufficient_balance(self, customer_id: str, insufficient: bool) -> None:
+        if insufficient:
+            self.state.insufficient_balance.add(customer_id)
+        else:
+            self.state.insufficient_balance.discard(customer_id)
+
+    @property
+    def scenario_running(self) -> bool:
+        return self._driver is not None and not self._driver.done()
+
+    def set_scenario_running(self, running: bool) -> None:
+        if running and not self.scenario_running:
+            self._driver = asyncio.create_task(self.scenario.run_realtime(self.config.speed))
+            self._driver.add_done_callback(_report_failure)
+        elif not running and self._driver is not None:
+            self._driver.cancel()
+            self._driver = None
+
+    def advance(self, seconds: float) -> None:
+        self.scenario.advance(seconds)
+
+    def stats(self) -> dict[str, Any]:
+        return self.hub.stats()
+
+    def controls(self) -> dict[str, Any]:
+        """The switches as they stand (what each control endpoint answers)."""
+        return {
+            "dialect": str(self.hub.dialect),
+            "refusal": self.hub.refusal,
+            "accept_then_close": self.hub.accept_then_close,
+            "stalled": self.hub.flow.stalled,
+            "slow": self.hub.flow.delay,
+            "scenario_running": self.scenario_running,
+            "insufficient_balance": sorted(self.state.insufficient_balance),
+            "virtual_time": self.scenario.now,
+        }
+
+    def reset(self) -> None:
+        """Back to the seeded start: resources, scenario, switches, counters, sent log."""
+        self.state.reset()
+        self.scenario.reset()
+        self.hub.reset(self.config.dialect)
+        self.sent.clear()
+        self.set_scenario_running(self.config.scenario)
+
+
+SIMULATOR = web.AppKey("simulator", Simulator)
+
+
+def simulator_of(request: web.Request) -> Simulator:
+    return request.app[SIMULATOR]

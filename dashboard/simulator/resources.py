@@ -1,0 +1,169 @@
+"""VoIPBIN resource objects (VOIPBIN.md §5) as plain JSON-ready dicts.
+
+Records are treated as values: a change replaces the whole dict, never edits
+one in place, so a record handed to a listener stays what it was.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from dashboard.simulator.accounts import DemoAgent, DemoQueue
+
+Record = dict[str, Any]
+
+# Kept for routing but, like VoIPBIN's webhook messages, never shown in
+# queuecalls: clients map queuecalls to queues through the queues' id lists.
+_INTERNAL_FIELDS: dict[str, frozenset[str]] = {"queuecall": frozenset({"queue_id"})}
+
+CALL_STATUSES = ("dialing", "ringing", "progressing", "terminating", "canceling", "hangup")
+QUEUE_WAITING_STATUSES = ("waiting", "connecting")
+CALL_STATUS_TIMES = {"ringing": "tm_ringing", "progressing": "tm_progressing", "hangup": "tm_hangup"}
+
+_SMS_PART_LENGTH = 160
+
+
+def compact(fields: Mapping[str, Any]) -> Record:
+    """Drop empty values, as VoIPBIN's JSON does (``omitempty``)."""
+    return {key: value for key, value in fields.items() if value is not None and value != ""}
+
+
+def public_view(resource: str, record: Mapping[str, Any]) -> Mapping[str, Any]:
+    hidden = _INTERNAL_FIELDS.get(resource)
+    if not hidden:
+        return record
+    return {key: value for key, value in record.items() if key not in hidden}
+
+
+def address(target: str, kind: str = "tel", name: str | None = None) -> Record:
+    return compact({"type": kind, "target": target, "target_name": name})
+
+
+def flow_action(flow_id: str, kind: str) -> Record:
+    """An action of the demo flow; its id is stable so clients can highlight it."""
+    return {"id": str(uuid.uuid5(uuid.UUID(flow_id), kind)), "type": kind}
+
+
+def agent_record(customer_id: str, agent: DemoAgent) -> Record:
+    addresses = [address(agent.extension, "extension")] if agent.extension else []
+    return {
+        "id": agent.id,
+        "customer_id": customer_id,
+        "username": agent.username,
+        "name": agent.name,
+        "status": agent.status,
+        "permission": int(agent.permission),
+        "tag_ids": list(agent.tag_ids),
+        "addresses": addresses,
+    }
+
+
+def queue_record(customer_id: str, queue: DemoQueue) -> Record:
+    return {
+        "id": queue.id,
+        "customer_id": customer_id,
+        "name": queue.name,
+        "routing_method": "random",
+        "tag_ids": list(queue.tag_ids),
+        "wait_queuecall_ids": [],
+        "service_queuecall_ids": [],
+        "total_incoming_count": 0,
+        "total_serviced_count": 0,
+        "total_abandoned_count": 0,
+    }
+
+
+def call_record(
+    *,
+    call_id: str,
+    customer_id: str,
+    direction: str,
+    source: Record,
+    destination: Record,
+    status: str,
+    stamp: str,
+    flow_id: str | None = None,
+    activeflow_id: str | None = None,
+    owner_agent_id: str | None = None,
+) -> Record:
+    record = compact(
+        {
+            "id": call_id,
+            "customer_id": customer_id,
+            "owner_type": "agent" if owner_agent_id else None,
+            "owner_id": owner_agent_id,
+            "flow_id": flow_id,
+            "activeflow_id": activeflow_id,
+            "type": "flow",
+            "source": source,
+            "destination": destination,
+            "status": status,
+            "direction": direction,
+        }
+    )
+    if time_field := CALL_STATUS_TIMES.get(status):
+        record[time_field] = stamp
+    return record
+
+
+def activeflow_record(*, activeflow_id: str, customer_id: str, flow_id: str, call_id: str) -> Record:
+    return {
+        "id": activeflow_id,
+        "customer_id": customer_id,
+        "flow_id": flow_id,
+        "status": "running",
+        "reference_type": "call",
+        "reference_id": call_id,
+        "current_action": flow_action(flow_id, "answer"),
+        "executed_actions": [],
+    }
+
+
+def queuecall_record(*, queuecall_id: str, customer_id: str, queue_id: str, call_id: str) -> Record:
+    return {
+        "id": queuecall_id,
+        "customer_id": customer_id,
+        "queue_id": queue_id,
+        "reference_type": "call",
+        "reference_id": call_id,
+        "status": "initiating",
+    }
+
+
+def message_parts(text: str) -> int:
+    return max(1, math.ceil(len(text) / _SMS_PART_LENGTH))
+
+
+def message_record(
+    *,
+    message_id: str,
+    customer_id: str,
+    direction: str,
+    source: Record,
+    destinations: Iterable[Record],
+    text: str,
+    target_status: str,
+    stamp: str,
+) -> Record:
+    parts = message_parts(text)
+    targets = [
+        {"destination": destination, "status": target_status, "parts": parts, "tm_update": stamp}
+        for destination in destinations
+    ]
+    return {
+        "id": message_id,
+        "customer_id": customer_id,
+        "type": "sms",
+        "source": source,
+        "targets": targets,
+        "text": text,
+        "direction": direction,
+    }
+
+
+def with_target_status(message: Mapping[str, Any], status: str, stamp: str) -> list[Record]:
+    """The message's targets moved on to ``status`` (sent, delivered, …)."""
+    return [{**target, "status": status, "tm_update": stamp} for target in message.get("targets", [])]
