@@ -97,14 +97,15 @@ def ws_url_with_credentials(url: str, *, token: str | None = None, accesskey: st
     return urlunsplit(parts._replace(query=query))
 
 
-def _refusal_reason(exc: InvalidStatus) -> str:
+def _refusal_reason(exc: InvalidStatus, *, access_key: bool) -> str:
     response = exc.response
     detail = ""
     with contextlib.suppress(ValueError, AttributeError, TypeError):
         detail = json.loads(response.body or b"{}").get("error", {}).get("message", "")
     code = response.status_code
     what = "rejected the credentials" if code == 401 else "refused access"
-    return f"VoIPBIN {what} (HTTP {code}{': ' + detail if detail else ''}); sign in again"
+    remedy = "check the account's access key" if access_key else "sign in again"
+    return f"VoIPBIN {what} (HTTP {code}{': ' + detail if detail else ''}); {remedy}"
 
 
 class UpstreamSession:
@@ -135,6 +136,7 @@ class UpstreamSession:
         self.name = name
         self._url = ws_url_with_credentials(url, token=token, accesskey=accesskey)
         self._safe_url = url  # for logs: never the credentials
+        self._access_key = not token
         self._topics: dict[str, None] = dict.fromkeys(topics)
         self._on_event = on_event
         self._on_connected = on_connected
@@ -271,7 +273,7 @@ class UpstreamSession:
             except InvalidStatus as exc:
                 code = exc.response.status_code
                 if code in (401, 403):
-                    reason = _refusal_reason(exc)
+                    reason = _refusal_reason(exc, access_key=self._access_key)
                     logger.warning("%s: stopped: %s", self.name, reason)
                     self._set(State.STOPPED, reason=reason)
                     return
@@ -303,12 +305,12 @@ class UpstreamSession:
 
     async def _on_open(self, ws: ClientConnection) -> None:
         self._ws = ws
-        if self._topics:
-            await ws.send(json.dumps({"type": "subscribe", "topics": list(self._topics)}))
         reconnected = self.counters.connections > 0
         self.counters.connections += 1
         if reconnected:
             self.counters.reconnects += 1
+        if self._topics:
+            await ws.send(json.dumps({"type": "subscribe", "topics": list(self._topics)}))
         logger.info("%s: live on %s", self.name, self._safe_url)
         self._set(State.LIVE, connected_at=time.time())
         if self._on_connected is not None:

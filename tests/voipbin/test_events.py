@@ -89,7 +89,12 @@ def test_tutorial_envelope():
             "data": CALL,
         }
     )
-    assert (event.type, event.name, event.dialect, event.resource) == ("call.status", "call.status", "tutorial", "call")
+    assert (event.type, event.name, event.dialect, event.resource) == (
+        "call.status",
+        "call.status",
+        "tutorial",
+        "call",
+    )
     assert (event.resource_id, event.customer_id, event.owner_agent_id) == (CALL_ID, CUSTOMER, AGENT)
     assert event.status == "progressing"
     assert event.topic == f"customer_id:{CUSTOMER}:call:{CALL_ID}"
@@ -140,7 +145,12 @@ def test_tutorial_queue_joined_and_agent_status_with_minimal_data():
 )
 def test_legacy_wrapper(name, data, expected_type, resource):
     event = normalize({"type": name, "data": data})
-    assert (event.type, event.name, event.dialect, event.resource) == (expected_type, name, "legacy", resource)
+    assert (event.type, event.name, event.dialect, event.resource) == (
+        expected_type,
+        name,
+        "legacy",
+        resource,
+    )
     assert event.resource_id == data["id"]
     assert event.customer_id == CUSTOMER
 
@@ -154,7 +164,11 @@ def test_legacy_wrapper(name, data, expected_type, resource):
         ({**QUEUECALL, "status": "service", "service_agent_id": AGENT}, "queuecall.updated", "queuecall"),
         (AGENT_OBJ, "agent.status", "agent"),
         (ACTIVEFLOW, "activeflow.updated", "activeflow"),
-        ({"id": QUEUE_ID, "customer_id": CUSTOMER, "name": "Sales", "wait_queuecall_ids": []}, "queue.updated", "queue"),
+        (
+            {"id": QUEUE_ID, "customer_id": CUSTOMER, "name": "Sales", "wait_queuecall_ids": []},
+            "queue.updated",
+            "queue",
+        ),
     ],
 )
 def test_bare_object_type_is_inferred(data, expected_type, resource):
@@ -188,7 +202,9 @@ def test_same_change_in_every_dialect_has_the_same_key():
 def test_key_without_tm_update_depends_on_content():
     a = normalize({"event_type": "queue.joined", "data": {"call_id": CALL_ID, "queue_id": QUEUE_ID}})
     b = normalize({"event_type": "queue.joined", "data": {"queue_id": QUEUE_ID, "call_id": CALL_ID}})
-    c = normalize({"event_type": "queue.joined", "data": {"call_id": CALL_ID, "queue_id": str(uuid.UUID(int=9))}})
+    c = normalize(
+        {"event_type": "queue.joined", "data": {"call_id": CALL_ID, "queue_id": str(uuid.UUID(int=9))}}
+    )
     assert a.key == b.key != c.key
 
 

@@ -31,14 +31,23 @@ CALL = str(uuid.UUID(int=101))
 # access key their own customer's topics; nobody another customer's.
 AGENT_P = Principal(customer_id=CUSTOMER, agent_id=AGENT, permission=Permission.AGENT)
 MANAGER_P = Principal(customer_id=CUSTOMER, agent_id=OTHER_AGENT, permission=Permission.MANAGER)
-ADMIN_P = Principal(customer_id=CUSTOMER, agent_id=OTHER_AGENT, permission=Permission.ADMIN | Permission.AGENT)
+ADMIN_P = Principal(
+    customer_id=CUSTOMER, agent_id=OTHER_AGENT, permission=Permission.ADMIN | Permission.AGENT
+)
 KEY_P = Principal(customer_id=CUSTOMER, access_key=True)
-OUTSIDER_P = Principal(customer_id=OTHER_CUSTOMER, agent_id=str(uuid.UUID(int=99)), permission=Permission.ADMIN)
+OUTSIDER_P = Principal(
+    customer_id=OTHER_CUSTOMER, agent_id=str(uuid.UUID(int=99)), permission=Permission.ADMIN
+)
 
 
 def test_parse_four_part_topic():
     topic = parse_topic(f"customer_id:{CUSTOMER}:call:{CALL}")
-    assert (topic.scope, topic.scope_id, topic.resource, topic.resource_id) == ("customer_id", CUSTOMER, "call", CALL)
+    assert (topic.scope, topic.scope_id, topic.resource, topic.resource_id) == (
+        "customer_id",
+        CUSTOMER,
+        "call",
+        CALL,
+    )
     assert str(topic) == f"customer_id:{CUSTOMER}:call:{CALL}"
 
 
@@ -113,8 +122,11 @@ def test_matches_any_accepts_either_semantics():
         (KEY_P, f"agent_id:{AGENT}:call:*", False),
         (OUTSIDER_P, f"customer_id:{CUSTOMER}:call:*", False),
         (OUTSIDER_P, f"agent_id:{AGENT}:call:*", False),
-        (Principal(customer_id=CUSTOMER, agent_id=AGENT, permission=Permission.PROJECT_SUPER_ADMIN),
-         f"customer_id:{CUSTOMER}:call:*", False),
+        (
+            Principal(customer_id=CUSTOMER, agent_id=AGENT, permission=Permission.PROJECT_SUPER_ADMIN),
+            f"customer_id:{CUSTOMER}:call:*",
+            False,
+        ),
     ],
 )
 def test_permission_table(principal, topic, allowed):

@@ -1,0 +1,161 @@
+"""Settings for the VoIPBIN dashboard: one file, every difference an environment variable.
+
+The embedded defaults run on a laptop with nothing installed: SQLite, the
+in-memory channel layer and the bundled VoIPBIN simulator. README.md lists
+every variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _local_secret(name: str) -> str:
+    """A secret generated once into the git-ignored var/ folder (embedded default only)."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret("secret_key")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_htmx",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, object]:
+    """``DATABASE_URL`` to a Django DATABASES entry (sqlite:///path or postgres://…)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path[1:]) or ":memory:"}
+    if parts.scheme in ("postgres", "postgresql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported (sqlite, postgres)")
+
+
+DATABASES = {"default": _database(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DASHBOARD_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Without collectstatic (the embedded default) serve straight from the app and project folders.
+WHITENOISE_USE_FINDERS = not STATIC_ROOT.is_dir()
+if WHITENOISE_USE_FINDERS:
+    warnings.filterwarnings("ignore", message=f"No directory at: {STATIC_ROOT}")
+
+# --- VoIPBIN -------------------------------------------------------------------------------------
+
+# Origin of VoIPBIN's REST API (``/auth/login``, ``/v1.0/...``); the bundled simulator by default.
+VOIPBIN_BASE_URL = env_str("VOIPBIN_BASE_URL", "http://127.0.0.1:9100").rstrip("/")
+VOIPBIN_WS_URL = env_str(
+    "VOIPBIN_WS_URL",
+    VOIPBIN_BASE_URL.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/v1.0/ws",
+)
+VOIPBIN_HTTP_TIMEOUT = env_float("VOIPBIN_HTTP_TIMEOUT", 10.0, minimum=0.1)
+# The account whose events the status page counts (an access key, customer level).
+VOIPBIN_ACCOUNT_ACCESS_KEY = env_str("VOIPBIN_ACCOUNT_ACCESS_KEY", DEMO_ACCESS_KEY)
+VOIPBIN_ACCOUNT_CUSTOMER_ID = env_str("VOIPBIN_ACCOUNT_CUSTOMER_ID", DEMO_CUSTOMER_ID)
+
+UPSTREAM_BACKOFF_BASE = env_float("UPSTREAM_BACKOFF_BASE", 0.5, minimum=0.01)
+UPSTREAM_BACKOFF_CAP = env_float("UPSTREAM_BACKOFF_CAP", 30.0, minimum=0.1)
+UPSTREAM_STABLE_AFTER = env_float("UPSTREAM_STABLE_AFTER", 10.0, minimum=0)
+UPSTREAM_MAX_FRAME_BYTES = env_int("UPSTREAM_MAX_FRAME_BYTES", 1 << 20, minimum=1024)
+UPSTREAM_PING_INTERVAL = env_float("UPSTREAM_PING_INTERVAL", 20.0, minimum=1)
+UPSTREAM_PING_TIMEOUT = env_float("UPSTREAM_PING_TIMEOUT", 20.0, minimum=1)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}
