@@ -8,7 +8,8 @@
   function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-since]").forEach(function (el) {
-      el.textContent = seconds(now - parseFloat(el.dataset.since)) + " ago";
+      var age = now - parseFloat(el.dataset.since);
+      el.textContent = age < 2 ? "just now" : seconds(age) + " ago";
     });
     document.querySelectorAll("[data-until]").forEach(function (el) {
       el.textContent = "in " + seconds(parseFloat(el.dataset.until) - now);

@@ -196,6 +196,16 @@ async def test_401_on_upgrade_stops_with_a_reason(sim):
     await session.close()
 
 
+async def test_expired_token_stops_and_asks_to_sign_in_again(sim):
+    session = UpstreamSession(sim.ws_url, token=sim.issue_token("manager", lifetime=-1), topics=CALL_TOPICS)
+    session.start()
+    async with asyncio.timeout(5):
+        status = await session.wait_for(State.STOPPED)
+    assert "401" in status.reason
+    assert "sign in again" in status.reason
+    await session.close()
+
+
 async def test_403_and_401_after_a_drop_stop_but_503_and_429_retry(sim):
     session = make_session(sim)
     session.start()

@@ -1,0 +1,138 @@
+"""The whole product as a user meets it: simulator and daphne as real processes, real Chromium.
+
+Chromium is Debian's (``/usr/bin/chromium``, or ``CHROMIUM_PATH``), driven by
+Playwright; Playwright's own browser download is not used. Without Chromium
+these tests skip, except under ``CI=true`` where a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
+
+
+@dataclass
+class Stack:
+    web_url: str
+    sim_url: str
+
+    def sim(self, method: str, path: str, **kwargs) -> httpx.Response:
+        response = httpx.request(method, f"{self.sim_url}{path}", timeout=5, **kwargs)
+        response.raise_for_status()
+        return response
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    """Simulator (controls on, scenario paused) and the dashboard under daphne, on free ports."""
+    var = tmp_path_factory.mktemp("var")
+    sim_port, web_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "DASHBOARD_VAR_DIR": str(var),
+        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
+        "VOIPBIN_BASE_URL": f"http://127.0.0.1:{sim_port}",
+        "UPSTREAM_BACKOFF_CAP": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("VOIPBIN_WS_URL", None)
+    env.pop("REDIS_URL", None)
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    processes = [
+        subprocess.Popen(
+            [*manage, "voipbin_sim", "--port", str(sim_port), "--controls", "--no-scenario"],
+            env=env,
+            cwd=ROOT,
+        )
+    ]
+    try:
+        _wait_for_port(sim_port, processes[0])
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-p", str(web_port), "config.asgi:application"],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        _wait_for_port(web_port, processes[1])
+        yield Stack(web_url=f"http://127.0.0.1:{web_port}", sim_url=f"http://127.0.0.1:{sim_port}")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium not found at {CHROMIUM} (CI=true: browser tests may not skip)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}; apt-get install chromium or set CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 760})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Saved under docs/screenshots/ only when SCREENSHOTS=1, so test runs leave the tree alone."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]', '-', name)}.png"), full_page=True)
