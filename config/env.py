@@ -67,7 +67,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
+    """Comma-separated values (also from ``X_FILE``, one per line or comma-separated)."""
+    if name not in os.environ and f"{name}_FILE" not in os.environ:
         return list(default or [])
+    raw = env_str(name).replace("\n", ",")
     return [item.strip() for item in raw.split(",") if item.strip()]

@@ -31,6 +31,17 @@ def _local_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def _local_fernet_key() -> str:
+    path = VAR_DIR / "token_key"
+    if not path.exists():
+        from cryptography.fernet import Fernet
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(Fernet.generate_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret("secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -102,6 +113,13 @@ def _database(url: str) -> dict[str, object]:
 
 DATABASES = {"default": _database(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "dashboard.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "calls"
+LOGOUT_REDIRECT_URL = "login"
+
+# Fernet keys for VoIPBIN tokens at rest, newest first (README: rotation).
+TOKEN_ENCRYPTION_KEYS = env_list("TOKEN_ENCRYPTION_KEYS") or [_local_fernet_key()]
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -159,3 +177,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}},
 }
+
+# Seconds a user's upstream session stays open after their last tab closed (a reload keeps it).
+RELAY_GRACE_SECONDS = env_float("RELAY_GRACE_SECONDS", 5.0, minimum=0)

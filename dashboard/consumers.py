@@ -1,12 +1,32 @@
-"""Browser WebSockets. Thin: accept, join a group, pass on what the server rendered."""
+"""Browser WebSockets. Thin: authenticate, check the declared topics, pass on what the server rendered."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
 
+from dashboard.models import User
 from dashboard.monitor import STATUS_GROUP, get_monitor
+from dashboard.pages import PAGES
+from dashboard.relay import get_hub, render_upstream_state, user_group
+from dashboard.voipbin.topics import InvalidTopic, TopicDenied, check_subscription, matches_any
+
+MAX_FRAME_BYTES = 64 * 1024
+RATE_PER_SECOND = 20.0  # sustained frames a browser may send
+RATE_BURST = 40.0
+MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
+
+CLOSE_SIGNED_OUT = 4001
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 
 
 class StatusConsumer(AsyncWebsocketConsumer):
@@ -25,3 +45,131 @@ class StatusConsumer(AsyncWebsocketConsumer):
 
     async def status_html(self, message: dict[str, Any]) -> None:
         await self.send(text_data=message["html"])
+
+
+def _error(message: str) -> str:
+    return render_to_string("includes/socket_error.html", {"message": message})
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """A signed-in user's live page: ``/ws/live/<page>/?topics=a,b``.
+
+    The page declares its topics in VoIPBIN's grammar; each is checked with the
+    same permission code VoIPBIN's rules are written in, so the browser can
+    narrow what it receives but never widen it.
+    """
+
+    user: User
+    page_kind: str
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.page_kind = self.scope["url_route"]["kwargs"]["page"]
+        page = PAGES.get(self.page_kind)
+        if page is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        declared = [t for raw in query.get("topics", []) for t in raw.split(",") if t]
+        try:
+            self.topics = frozenset(
+                str(check_subscription(user.principal, t)) for t in declared or page.topics(user)
+            )
+        except (InvalidTopic, TopicDenied):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        self._pending: list[str] = []
+        self._overflow = False
+        self._wake = asyncio.Event()
+        self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
+        self._sender: asyncio.Task[None] | None = None
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self.accept()
+        self._sender = asyncio.get_running_loop().create_task(self._send_pending())
+        if user.voipbin_session_expired:
+            self.offer(render_upstream_state(None, expired=True))
+            return
+        entry = await get_hub().attach(self)
+        self.offer(await database_sync_to_async(page.render_lists)(user))
+        self.offer(render_upstream_state(entry.upstream.status))
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        get_hub().detach(self)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    # -- relay → browser ---------------------------------------------------------------------
+
+    def wants(self, topics: list[str]) -> bool:
+        return matches_any(self.topics, topics)
+
+    def offer(self, html: str) -> None:
+        """Queue a fragment; everything queued while a send is in flight goes out as one frame."""
+        if len(self._pending) >= MAX_PENDING:
+            self._overflow = True  # too slow a reader: the sender closes, the browser resyncs
+        else:
+            self._pending.append(html)
+        self._wake.set()
+
+    async def _send_pending(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._overflow:
+                self._pending.clear()
+                await self.close(code=1013)  # "try again later": htmx reconnects and re-renders
+                return
+            if self._pending:
+                html, self._pending = "".join(self._pending), []
+                await self.send(text_data=html)
+
+    async def end(self, code: int) -> None:
+        await self.close(code=code)
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        """Sign-out in any process closes this socket."""
+        await self.close(code=CLOSE_SIGNED_OUT)
+
+    # -- browser → server --------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        now = time.monotonic()
+        self._allowance = min(RATE_BURST, self._allowance + (now - self._allowance_at) * RATE_PER_SECOND)
+        self._allowance_at = now
+        if self._allowance < 1:
+            await self.close(code=1008)
+            return
+        self._allowance -= 1
+        size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
+        if size > MAX_FRAME_BYTES:
+            await self.close(code=1009)
+            return
+        try:
+            frame = json.loads(text_data if text_data is not None else bytes_data or b"")
+        except (ValueError, RecursionError):
+            self.offer(_error("That message was not valid JSON."))
+            return
+        kind = frame.get("type") if isinstance(frame, dict) else None
+        topics = frame.get("topics") if isinstance(frame, dict) else None
+        if kind not in ("subscribe", "unsubscribe") or not isinstance(topics, list):
+            self.offer(_error('Send {"type": "subscribe" | "unsubscribe", "topics": [...]}.'))
+            return
+        if kind == "unsubscribe":
+            self.topics = self.topics - {str(t) for t in topics}
+            return
+        try:
+            added = {str(check_subscription(self.user.principal, t)) for t in topics}
+        except (InvalidTopic, TopicDenied, TypeError) as exc:
+            self.offer(_error(f"Not allowed: {exc}"))
+            return
+        self.topics = self.topics | added

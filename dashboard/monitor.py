@@ -19,26 +19,16 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from dashboard.clients import session_options
 from dashboard.voipbin.events import Event
 from dashboard.voipbin.topics import Principal, principal_topics
-from dashboard.voipbin.upstream import Backoff, SessionStatus, UpstreamSession
+from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 
 logger = logging.getLogger(__name__)
 
 STATUS_GROUP = "status"
 RESOURCES = ("call", "queue", "queuecall", "agent", "message", "activeflow")
 TICK_SECONDS = 0.5
-
-
-def session_options() -> dict[str, Any]:
-    """Upstream session keyword arguments from settings, shared by every session we open."""
-    return {
-        "backoff": Backoff(settings.UPSTREAM_BACKOFF_BASE, settings.UPSTREAM_BACKOFF_CAP),
-        "stable_after": settings.UPSTREAM_STABLE_AFTER,
-        "max_size": settings.UPSTREAM_MAX_FRAME_BYTES,
-        "ping_interval": settings.UPSTREAM_PING_INTERVAL,
-        "ping_timeout": settings.UPSTREAM_PING_TIMEOUT,
-    }
 
 
 class AccountMonitor:

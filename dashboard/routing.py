@@ -6,4 +6,5 @@ from dashboard import consumers
 
 websocket_urlpatterns = [
     path("ws/status/", consumers.StatusConsumer.as_asgi()),
+    path("ws/live/<slug:page>/", consumers.LiveConsumer.as_asgi()),
 ]

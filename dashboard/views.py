@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.clients import rest_client
+from dashboard.models import Call, User
 from dashboard.monitor import current_monitor
+from dashboard.pages import DIRECTION_CHOICES, PAGES, PHASE_CHOICES
+from dashboard.voipbin.rest import Unauthenticated, VoipbinError
 
 
 @require_GET
@@ -20,3 +28,55 @@ def status(request: HttpRequest) -> HttpResponse:
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness for load balancers and compose healthchecks: the process answers HTTP."""
     return JsonResponse({"ok": True})
+
+
+@require_GET
+@login_required
+def calls(request: HttpRequest) -> HttpResponse:
+    """Active and recently ended calls, first painted from live state, then streamed."""
+    user: User = request.user  # type: ignore[assignment]
+    page = PAGES["calls"]
+    phase = request.GET.get("phase", "")
+    direction = request.GET.get("direction", "")
+    phase = phase if phase in dict(PHASE_CHOICES) else ""
+    direction = direction if direction in dict(DIRECTION_CHOICES) else ""
+    context = {
+        "lists": page.lists(user, phase=phase, direction=direction),
+        "topics": ",".join(page.topics(user)),
+        "phase": phase,
+        "direction": direction,
+        "phase_choices": PHASE_CHOICES,
+        "direction_choices": DIRECTION_CHOICES,
+        "can_hang_up": user.is_supervisor,
+        "now": timezone.now(),
+    }
+    return render(request, "dashboard/calls.html", context)
+
+
+@require_POST
+@login_required
+def hangup_call(request: HttpRequest, call_id: str) -> HttpResponse:
+    """Ask VoIPBIN to hang up; the call's end then arrives as an event like any other."""
+    user: User = request.user  # type: ignore[assignment]
+    if not user.is_supervisor:
+        raise PermissionDenied("Only supervisors can hang up calls")
+    call = Call.objects.visible_to(user).filter(pk=call_id).first()
+    if call is None:
+        return _notice(request, "That call is not one of your account's calls.", error=True, status=404)
+    try:
+        async_to_sync(_hangup)(user.voipbin_token, call_id)
+    except Unauthenticated:
+        User.objects.filter(pk=user.pk).update(token_rejected_at=timezone.now())
+        return _notice(request, "Your VoIPBIN session expired — sign in again.", error=True, status=401)
+    except VoipbinError as exc:
+        return _notice(request, f"VoIPBIN did not hang up the call: {exc.message}", error=True, status=502)
+    return _notice(request, f"Hang-up requested for the call from {call.source or 'unknown'}.")
+
+
+async def _hangup(token: str, call_id: str) -> None:
+    async with rest_client(token=token) as client:
+        await client.hangup_call(call_id)
+
+
+def _notice(request: HttpRequest, message: str, *, error: bool = False, status: int = 200) -> HttpResponse:
+    return render(request, "includes/notice.html", {"message": message, "error": error}, status=status)

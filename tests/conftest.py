@@ -26,3 +26,57 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimServer]:
 
 
 # --- end of the VoIPBIN simulator block ---------------------------------------------------------
+
+
+# --- personas and the live relay ---------------------------------------------------------------
+# Who may see what: an agent sees only calls it owns (agent topics); the supervisor (VoIPBIN
+# manager) and the admin see every call of Acme; the outsider is Globex's admin and must never
+# see anything of Acme's.
+
+
+@pytest.fixture
+def live_settings(sim, settings):
+    """Point the dashboard at this test's simulator, with quick reconnects and no grace delay."""
+    settings.VOIPBIN_BASE_URL = sim.url
+    settings.VOIPBIN_WS_URL = sim.ws_url
+    settings.UPSTREAM_BACKOFF_BASE = 0.05
+    settings.UPSTREAM_BACKOFF_CAP = 0.2
+    settings.RELAY_GRACE_SECONDS = 0.05
+    return settings
+
+
+@pytest.fixture
+async def relay_hub(live_settings):
+    """The process's relay hub for this test's event loop, shut down (and checked empty) after."""
+    from dashboard.relay import get_hub, shutdown_hub
+
+    hub = get_hub()
+    yield hub
+    await shutdown_hub()
+
+
+def _persona(sim, username: str):
+    from django.contrib.auth import get_user_model
+
+    from dashboard.simulator.accounts import AGENT_IDS
+
+    agent = sim.state.get("agent", AGENT_IDS[username])
+    user, _ = get_user_model().objects.update_or_create(
+        username=username,
+        defaults={
+            "first_name": agent["name"],
+            "customer_id": agent["customer_id"],
+            "agent_id": agent["id"],
+            "permission": agent["permission"],
+            "voipbin_token": sim.issue_token(username),
+        },
+    )
+    return user
+
+
+@pytest.fixture
+def make_persona(sim, db):
+    """A signed-in user as VoIPBIN's /me would describe them, with a valid simulator token."""
+    from asgiref.sync import sync_to_async
+
+    return sync_to_async(lambda username: _persona(sim, username))

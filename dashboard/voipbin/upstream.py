@@ -63,6 +63,7 @@ class SessionStatus:
     name: str
     state: State
     reason: str = ""
+    http_status: int | None = None  # the refusal that stopped the session (401, 403)
     attempt: int = 0  # backoff exponent: consecutive failures since the last stable connection
     retry_in: float | None = None
     retry_at: float | None = None  # time.time() of the next attempt while retrying
@@ -179,6 +180,7 @@ class UpstreamSession:
             name=self.name,
             state=state,
             reason=changes.get("reason", ""),
+            http_status=changes.get("http_status"),
             attempt=changes.get("attempt", previous.attempt),
             retry_in=changes.get("retry_in"),
             retry_at=changes.get("retry_at"),
@@ -275,7 +277,7 @@ class UpstreamSession:
                 if code in (401, 403):
                     reason = _refusal_reason(exc, access_key=self._access_key)
                     logger.warning("%s: stopped: %s", self.name, reason)
-                    self._set(State.STOPPED, reason=reason)
+                    self._set(State.STOPPED, reason=reason, http_status=code)
                     return
                 reason = f"VoIPBIN answered HTTP {code}"
             except ConnectionClosed as exc:

@@ -1,9 +1,18 @@
-// Relative times that keep moving between server updates, and the browser socket's own state.
+// The little the server cannot do from afar: clocks that tick between updates, live rows
+// landing in the right list, and the browser socket's own state.
 (function () {
   "use strict";
+  var ENDED_ROWS_KEPT = 50;
+
   function seconds(n) {
     n = Math.max(0, Math.round(n));
     return n < 90 ? n + " s" : Math.round(n / 60) + " min";
+  }
+  function clock(n) {
+    n = Math.max(0, Math.floor(n));
+    var h = Math.floor(n / 3600), m = Math.floor((n % 3600) / 60), s = n % 60;
+    var mm = h ? String(m).padStart(2, "0") : String(m);
+    return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
   }
   function tick() {
     var now = Date.now() / 1000;
@@ -14,7 +23,33 @@
     document.querySelectorAll("[data-until]").forEach(function (el) {
       el.textContent = "in " + seconds(parseFloat(el.dataset.until) - now);
     });
+    document.querySelectorAll("[data-duration-since]").forEach(function (el) {
+      el.textContent = clock(now - parseFloat(el.dataset.durationSince));
+    });
   }
+
+  // A pushed row replaces its old self in place (hx-swap-oob); when it is new to this page, or
+  // moved between lists (a call that ended), put it at the top of the list it names.
+  function place(row) {
+    var list = row && row.dataset.list && document.getElementById(row.dataset.list);
+    if (!list || row.parentElement === list) return;
+    list.prepend(row);
+    if (list.id.endsWith("-ended")) {
+      while (list.rows.length > ENDED_ROWS_KEPT) list.deleteRow(-1);
+    }
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    if (e.target.matches && e.target.matches("tr[data-list]")) place(e.target);
+  });
+  document.addEventListener("htmx:oobErrorNoTarget", function (e) {
+    var row = e.detail.content;
+    if (row && row.matches && row.matches("tr[data-list]")) {
+      row.removeAttribute("hx-swap-oob");
+      place(row);
+      if (row.isConnected) htmx.process(row);
+    }
+  });
+
   function socketState(icon, label, state) {
     document.querySelectorAll("[data-socket-state]").forEach(function (el) {
       el.dataset.socketState = state;
@@ -22,8 +57,16 @@
       el.querySelector(".label").textContent = label;
     });
   }
-  document.addEventListener("htmx:wsOpen", function () { socketState("●", "Dashboard connected", "open"); });
-  document.addEventListener("htmx:wsClose", function () { socketState("↻", "Dashboard reconnecting…", "closed"); });
+  document.addEventListener("htmx:wsOpen", function () { socketState("●", "Page live", "open"); });
+  var signingOut = false;
+  document.addEventListener("submit", function (e) {
+    if (e.target.matches(".signout")) signingOut = true; // our own sign-out navigates by itself
+  });
+  document.addEventListener("htmx:wsClose", function (e) {
+    var code = e.detail && e.detail.event && e.detail.event.code;
+    if (code === 4001 && !signingOut) { window.location.reload(); return; } // signed out elsewhere
+    socketState("↻", "Page reconnecting…", "closed");
+  });
   document.addEventListener("htmx:wsAfterMessage", tick);
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);

@@ -13,7 +13,7 @@ from tests.e2e.conftest import screenshot
 def test_event_counts_move_live_in_the_browser(stack, page):
     page.goto(stack.web_url + "/")
     expect(page.locator("#status-panel .state")).to_contain_text("Live", timeout=10_000)
-    expect(page.locator("[data-socket-state]")).to_contain_text("Dashboard connected")
+    expect(page.locator("[data-socket-state]")).to_contain_text("Page live")
     before = int(page.locator('[data-counter="events"]').inner_text())
     for _ in range(3):
         stack.sim("POST", "/_sim/calls", json={"customer_id": DEMO_CUSTOMER_ID})

@@ -67,9 +67,12 @@ async def new_call(sim) -> dict:
     return await control(sim, "calls", {"customer_id": DEMO_CUSTOMER_ID, "direction": "incoming"})
 
 
-async def live(session: UpstreamSession, timeout: float = 5.0) -> None:
+async def live(session: UpstreamSession, sim, timeout: float = 5.0) -> None:
+    """Connected, and the simulator holds every topic asked for (VoIPBIN never acknowledges)."""
     async with asyncio.timeout(timeout):
         await session.wait_for(State.LIVE)
+    wanted = set(session.topics)
+    await until(lambda: all(wanted <= set(c["topics"]) for c in sim.stats()["open_connections"]))
 
 
 def is_call(call_id: str, status: str | None = None):
@@ -83,7 +86,7 @@ async def test_subscribes_and_receives_call_events(sim):
     session = make_session(sim, recorder)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         call = await new_call(sim)
         event = await recorder.wait_for(is_call(call["id"]))
         assert event.type == "call.status"
@@ -106,7 +109,7 @@ async def test_agent_token_session_receives_only_its_calls(sim):
     )
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         others = await new_call(sim)
         mine = await control(
             sim, "calls", {"customer_id": DEMO_CUSTOMER_ID, "direction": "incoming", "owner_id": me["id"]}
@@ -125,7 +128,7 @@ async def test_forced_drop_reconnects_resubscribes_and_calls_the_hook(sim):
     session = make_session(sim, recorder, on_connected=lambda s, reconnected: hooks.append(reconnected))
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await control(sim, "drop")
         await until(lambda: session.counters.reconnects >= 1 and session.state is State.LIVE)
         call = await new_call(sim)
@@ -170,12 +173,12 @@ async def test_backoff_resets_after_a_stable_connection(sim):
     session = make_session(sim, backoff=Backoff(0.05, 0.1, random.Random(2)), stable_after=0.3)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await control(sim, "accept_then_close", {"enabled": True})
         await control(sim, "drop")
         await until(lambda: session.status.attempt >= 3)
         await control(sim, "accept_then_close", {"enabled": False})
-        await live(session)
+        await live(session, sim)
         await asyncio.sleep(0.4)  # stays up past stable_after
         await control(sim, "drop")
         async with asyncio.timeout(5):
@@ -210,13 +213,13 @@ async def test_403_and_401_after_a_drop_stop_but_503_and_429_retry(sim):
     session = make_session(sim)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         for code in (503, 429):
             await control(sim, "refuse", {"status": code})
             await control(sim, "drop")
             await until(lambda c=code: session.state is State.RETRYING and str(c) in session.status.reason)
             await control(sim, "refuse", {"status": None})
-            await live(session)
+            await live(session, sim)
         await control(sim, "refuse", {"status": 403})
         await control(sim, "drop")
         async with asyncio.timeout(5):
@@ -231,12 +234,12 @@ async def test_stalled_upstream_is_detected_by_keepalive_and_recovers(sim):
     session = make_session(sim, recorder, ping_interval=0.2, ping_timeout=0.3)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await control(sim, "stall", {"enabled": True})
         async with asyncio.timeout(5):
             await session.wait_for(State.RETRYING)
         await control(sim, "stall", {"enabled": False})
-        await live(session)
+        await live(session, sim)
         call = await new_call(sim)
         await recorder.wait_for(is_call(call["id"]))
     finally:
@@ -248,7 +251,7 @@ async def test_bad_frames_are_counted_and_the_session_survives(sim):
     session = make_session(sim, recorder, max_size=4096)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await control(sim, "inject", {"raw": "{not json"})
         await control(sim, "inject", {"raw": '{"event_type": "weather.changed", "data": {}}'})
         await control(sim, "inject", {"binary_base64": "AAEC"})
@@ -270,7 +273,7 @@ async def test_failing_event_handler_is_counted_not_fatal(sim):
     session = make_session(sim, explode)
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await new_call(sim)
         await until(lambda: session.counters.handler_errors >= 1)
         assert session.state is State.LIVE
@@ -283,7 +286,7 @@ async def test_subscribe_and_unsubscribe_while_running(sim):
     session = make_session(sim, recorder, topics=())
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         await session.subscribe(CALL_TOPICS)
         await asyncio.sleep(0.1)
         call = await new_call(sim)
@@ -306,7 +309,7 @@ async def test_code_dialects_deliver_twice_and_the_session_deduplicates(sim, dia
     session = make_session(sim, recorder, topics=[f"customer_id:{DEMO_CUSTOMER_ID}:call"])
     session.start()
     try:
-        await live(session)
+        await live(session, sim)
         call = await new_call(sim)
         event = await recorder.wait_for(is_call(call["id"]))
         assert event.dialect == dialect
@@ -320,7 +323,7 @@ async def test_close_leaves_no_task_behind(sim):
     baseline = asyncio.all_tasks()
     session = make_session(sim, on_connected=lambda s, r: asyncio.sleep(60))
     session.start()
-    await live(session)
+    await live(session, sim)
     await session.close()
     await asyncio.sleep(0)  # let the library's own callbacks finish
     assert asyncio.all_tasks() - baseline == set()

@@ -1,0 +1,68 @@
+"""Live state: VoIPBIN events applied to DB rows, idempotently and in VoIPBIN's order.
+
+A row changes only when the event is newer than what the row holds (by
+``tm_update``, then by how far along its life the resource is), so duplicates
+and late, out-of-order deliveries cannot regress it. Tutorial events may carry
+only part of a resource; what they carry is merged over what we know.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from dashboard.models import Call
+from dashboard.voipbin.events import Event, newer_than
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A row that an event changed, with what the pages need to know about the change."""
+
+    resource: str
+    row: Call
+    created: bool
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics under which VoIPBIN publishes this row (page sockets filter on them)."""
+        rid = self.row.pk
+        found = [f"customer_id:{self.row.customer_id}:{self.resource}:{rid}"]
+        if self.row.owner_agent_id:
+            found.append(f"agent_id:{self.row.owner_agent_id}:{self.resource}:{rid}")
+        return found
+
+
+def apply_event(event: Event) -> Change | None:
+    """Apply one event to live state; None when it changes nothing (duplicate, stale, not ours)."""
+    if event.resource == "call" and event.resource_id:
+        return _apply_call(event)
+    return None
+
+
+@transaction.atomic
+def _apply_call(event: Event) -> Change | None:
+    row = Call.objects.select_for_update().filter(pk=event.resource_id).first()
+    if row is not None and not newer_than(event.data, row.data):
+        return None
+    data: dict[str, Any] = {**(row.data if row else {}), **event.data}
+    fields = Call.fields_from(data)
+    fields["customer_id"] = fields["customer_id"] or event.customer_id or ""
+    if not fields["customer_id"]:
+        logger.warning("call %s without a customer id skipped", event.resource_id)
+        return None
+    if row is not None and row.tm_answer and "tm_progressing" not in event.data:
+        fields["tm_answer"] = row.tm_answer  # the first answer time stays
+    if row is None:
+        row = Call.objects.create(pk=event.resource_id, data=data, **fields)
+        return Change("call", row, created=True)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    row.data = data
+    row.save()
+    return Change("call", row, created=False)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def duration(start: datetime | None, end: datetime | None) -> str:
+    """``m:ss`` (or ``h:mm:ss``) between two times; empty when either is missing."""
+    if start is None or end is None:
+        return ""
+    seconds = max(0, int((end - start).total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
+@register.filter
+def epoch(value: datetime | None) -> str:
+    return f"{value.timestamp():.3f}" if value else ""

@@ -1,0 +1,289 @@
+"""The browser socket of a signed-in user: handshake rules, topic permissions, relay, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from dashboard.relay import end_user_session
+from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID
+from dashboard.voipbin.events import parse_time
+from tests.waiting import until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+def socket(user, path: str = "/ws/live/calls/", origin=ORIGIN) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(application, path, headers=[origin] if origin else [])
+    communicator.scope["user"] = user  # as AuthMiddlewareStack would set it from the session cookie
+    return communicator
+
+
+async def receive_until(communicator: WebsocketCommunicator, needle: str, timeout: float = 5.0) -> str:
+    seen = []
+    async with asyncio.timeout(timeout):
+        while True:
+            html = await communicator.receive_from(timeout=timeout)
+            seen.append(html)
+            if needle in html:
+                return html
+
+
+async def live(communicator: WebsocketCommunicator, sim) -> None:
+    """The page shows Live and the simulator holds the session's subscriptions (VoIPBIN never acks)."""
+    await receive_until(communicator, 'data-state="live"')
+    await until(
+        lambda: sim.stats()["open_connections"] and all(c["topics"] for c in sim.stats()["open_connections"])
+    )
+
+
+async def nothing_containing(communicator: WebsocketCommunicator, needle: str, within: float = 1.0) -> bool:
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if needle in await communicator.receive_from(timeout=within):
+                    return False
+    except TimeoutError:
+        return True
+
+
+async def test_anonymous_handshake_is_rejected(relay_hub):
+    from django.contrib.auth.models import AnonymousUser
+
+    connected, _ = await socket(AnonymousUser()).connect()
+    assert not connected
+    assert relay_hub.sessions == {}
+
+
+async def test_foreign_origin_is_rejected_before_accept(relay_hub, make_persona):
+    manager = await make_persona("manager")
+    connected, _ = await socket(manager, origin=(b"origin", b"https://evil.example")).connect()
+    assert not connected
+    assert relay_hub.sessions == {}
+
+
+async def test_agent_asking_for_customer_topics_is_rejected(relay_hub, make_persona):
+    agent = await make_persona("agent1")
+    path = f"/ws/live/calls/?topics=customer_id:{DEMO_CUSTOMER_ID}:call:*"
+    connected, code = await socket(agent, path).connect()
+    assert not connected
+    assert code == 4403
+    assert relay_hub.sessions == {}
+
+
+async def test_supervisor_may_not_forge_another_customers_topics(relay_hub, make_persona):
+    manager = await make_persona("manager")
+    connected, code = await socket(
+        manager, f"/ws/live/calls/?topics=customer_id:{OTHER_CUSTOMER_ID}:call:*"
+    ).connect()
+    assert (connected, code) == (False, 4403)
+
+
+async def test_supervisor_sees_a_call_appear_change_and_end(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    connected, _ = await communicator.connect()
+    assert connected
+    await live(communicator, sim)
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    row = await receive_until(communicator, f'id="call-{call["id"]}"')
+    assert 'data-phase="ringing"' in row
+    assert "Hang up" in row  # supervisors get the button
+    sim.set_call_status(call["id"], "progressing")
+    assert 'data-phase="answered"' in await receive_until(communicator, 'data-phase="answered"')
+    sim.set_call_status(call["id"], "hangup")
+    ended = await receive_until(communicator, 'data-list="calls-ended"')
+    assert f'id="call-{call["id"]}"' in ended
+    await communicator.disconnect()
+
+
+async def test_agent_receives_only_own_calls(sim, relay_hub, make_persona):
+    agent = await make_persona("agent1")
+    communicator = socket(agent)
+    connected, _ = await communicator.connect()
+    assert connected
+    await live(communicator, sim)
+    other = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    mine = sim.create_call(
+        customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing", owner_id=DEMO_AGENT1_ID
+    )
+    row = await receive_until(communicator, f'id="call-{mine["id"]}"')
+    assert "Hang up" not in row
+    assert await nothing_containing(communicator, other["id"], within=0.5)
+    await communicator.disconnect()
+
+
+async def test_user_of_another_customer_never_receives_acme_events(sim, relay_hub, make_persona):
+    outsider = await make_persona("globex-admin")
+    # Forged topics naming Acme are refused outright…
+    forged = socket(outsider, f"/ws/live/calls/?topics=customer_id:{DEMO_CUSTOMER_ID}:call:*")
+    assert (await forged.connect())[0] is False
+    # …and the outsider's own socket gets nothing of Acme's, even when asking to widen later.
+    communicator = socket(outsider)
+    assert (await communicator.connect())[0]
+    await live(communicator, sim)
+    await communicator.send_to(
+        text_data=json.dumps({"type": "subscribe", "topics": [f"customer_id:{DEMO_CUSTOMER_ID}:call:*"]})
+    )
+    assert "Not allowed" in await receive_until(communicator, "socket-error")
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    assert await nothing_containing(communicator, call["id"], within=1.0)
+    await communicator.disconnect()
+
+
+async def test_bad_frames_get_an_error_and_the_socket_stays(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    await live(communicator, sim)
+    await communicator.send_to(text_data="{nope")
+    assert "not valid JSON" in await receive_until(communicator, "socket-error")
+    await communicator.send_to(text_data=json.dumps({"type": "dance"}))
+    assert "subscribe" in await receive_until(communicator, "socket-error")
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    await receive_until(communicator, call["id"])
+    await communicator.disconnect()
+
+
+async def test_oversized_frame_closes_1009(relay_hub, make_persona):
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data="x" * (64 * 1024 + 1))
+    output = await until(lambda: _closed(communicator))
+    assert output["code"] == 1009
+
+
+async def test_flood_closes_1008(relay_hub, make_persona):
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    for _ in range(60):
+        await communicator.send_to(text_data=json.dumps({"type": "unsubscribe", "topics": []}))
+    output = await until(lambda: _closed(communicator))
+    assert output["code"] == 1008
+
+
+async def _closed(communicator: WebsocketCommunicator):
+    while True:
+        try:
+            output = await communicator.receive_output(timeout=0.1)
+        except TimeoutError:
+            return None
+        if output["type"] == "websocket.close":
+            return output
+
+
+async def test_tabs_share_one_upstream_session_closed_after_the_grace_period(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    tabs = [socket(manager) for _ in range(3)]
+    for tab in tabs:
+        assert (await tab.connect())[0]
+    assert list(relay_hub.sessions) == [manager.pk]
+    await live(tabs[0], sim)
+    assert len(sim.stats()["open_connections"]) == 1
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    for tab in tabs:
+        await receive_until(tab, call["id"])
+    for tab in tabs:
+        await tab.disconnect()
+    await until(lambda: relay_hub.sessions == {})
+    await until(lambda: sim.stats()["open_connections"] == [])
+
+
+async def test_logout_closes_every_socket_and_the_upstream_session(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    tabs = [socket(manager) for _ in range(2)]
+    for tab in tabs:
+        assert (await tab.connect())[0]
+        await receive_until(tab, 'data-state="live"')
+    await end_user_session(manager.pk)
+    for tab in tabs:
+        output = await until(lambda t=tab: _closed(t))
+        assert output["code"] == 4001
+    assert relay_hub.sessions == {}
+    await until(lambda: sim.stats()["open_connections"] == [])
+
+
+async def test_expired_token_shows_sign_in_again(sim, relay_hub, make_persona):
+    from dashboard.models import User
+
+    manager = await make_persona("manager")
+    manager.voipbin_token = sim.issue_token("manager", lifetime=-1)
+    await manager.asave()
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    html = await receive_until(communicator, "sign in again")
+    assert 'data-state="stopped"' in html or 'data-state="expired"' in html
+    await until(lambda: User.objects.filter(pk=manager.pk, token_rejected_at__isnull=False).aexists())
+    await communicator.disconnect()
+
+
+async def test_hundred_connect_disconnect_cycles_leave_nothing_behind(sim, relay_hub, make_persona):
+    from channels.layers import get_channel_layer
+
+    manager = await make_persona("manager")
+    baseline = asyncio.all_tasks()
+    for _ in range(100):
+        communicator = socket(manager)
+        assert (await communicator.connect())[0]
+        await communicator.disconnect()
+    await until(lambda: relay_hub.sessions == {})
+    await until(lambda: sim.stats()["open_connections"] == [])
+    layer = get_channel_layer()
+    assert not layer.groups.get(f"user.{manager.pk}")
+    await until(lambda: not (asyncio.all_tasks() - baseline))
+
+
+async def test_dropped_upstream_recovers_and_backfill_resyncs_the_page(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    await live(communicator, sim)
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="progressing")
+    await receive_until(communicator, f'id="call-{call["id"]}"')
+    # VoIPBIN goes away; the call ends while nobody is listening, so its event is lost…
+    sim.set_refusal(503)
+    sim.drop_connections()
+    await receive_until(communicator, 'data-state="retrying"')
+    sim.set_call_status(call["id"], "hangup")
+    # …and comes back: the session reconnects and backfills over REST.
+    sim.set_refusal(None)
+    row = await receive_until(communicator, 'data-list="calls-ended"')
+    assert f'id="call-{call["id"]}"' in row
+    from dashboard.models import Call
+
+    assert (await Call.objects.aget(pk=call["id"])).status == "hangup"
+    await communicator.disconnect()
+
+
+async def test_duplicate_and_stale_events_never_regress_a_row(sim, relay_hub, make_persona):
+    from dashboard.models import Call
+
+    manager = await make_persona("manager")
+    communicator = socket(manager)
+    assert (await communicator.connect())[0]
+    await live(communicator, sim)
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    ringing = dict(sim.state.get("call", call["id"]))
+    sim.set_call_status(call["id"], "hangup")
+    await receive_until(communicator, 'data-list="calls-ended"')
+    # A "ringing" from before the hangup arrives late (and twice, and once more exactly as first
+    # sent): a new key each time it differs, but older than the row, so nothing changes or is pushed.
+    later = parse_time(ringing["tm_update"]) + timedelta(microseconds=1)
+    late = {**ringing, "tm_update": later.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    assert late["tm_update"] != ringing["tm_update"]
+    for data in (late, late, ringing):
+        sim.broadcast_raw(
+            json.dumps({"event_type": "call.status", "timestamp": data["tm_update"], "data": data})
+        )
+    assert await nothing_containing(communicator, call["id"], within=0.5)
+    assert (await Call.objects.aget(pk=call["id"])).status == "hangup"
+    await communicator.disconnect()
