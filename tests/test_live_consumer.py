@@ -287,3 +287,37 @@ async def test_duplicate_and_stale_events_never_regress_a_row(sim, relay_hub, ma
     assert await nothing_containing(communicator, call["id"], within=0.5)
     assert (await Call.objects.aget(pk=call["id"])).status == "hangup"
     await communicator.disconnect()
+
+
+async def test_event_from_several_sessions_is_applied_and_rendered_once(
+    sim, relay_hub, make_persona, monkeypatch
+):
+    """Three supervisors, three upstream sessions, one event: one DB write, one render, three rows shown."""
+    import dashboard.relay as relay
+
+    applied, rendered = [], []
+    real_apply, real_render = relay._apply, relay._render
+
+    async def counting_apply(event):
+        applied.append(event.resource_id)
+        return await real_apply(event)
+
+    async def counting_render(change):
+        rendered.append(change.row.pk)
+        return await real_render(change)
+
+    monkeypatch.setattr(relay, "_apply", counting_apply)
+    monkeypatch.setattr(relay, "_render", counting_render)
+    users = [await make_persona(name) for name in ("manager", "admin")]
+    tabs = [socket(user) for user in users] + [socket(users[0])]
+    for tab in tabs:
+        assert (await tab.connect())[0]
+        await live(tab, sim)
+    await until(lambda: len(sim.stats()["open_connections"]) == 2)
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    for tab in tabs:
+        await receive_until(tab, call["id"])
+    assert applied.count(call["id"]) == 1
+    assert rendered.count(call["id"]) == 1
+    for tab in tabs:
+        await tab.disconnect()
