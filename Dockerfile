@@ -6,4 +6,4 @@ RUN pip install -r requirements.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=collectstatic python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+CMD ["daphne", "--websocket_timeout", "-1", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

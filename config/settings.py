@@ -157,6 +157,12 @@ VOIPBIN_WS_URL = env_str(
     "VOIPBIN_WS_URL",
     VOIPBIN_BASE_URL.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/v1.0/ws",
 )
+for _name, _url, _schemes in (
+    ("VOIPBIN_BASE_URL", VOIPBIN_BASE_URL, ("http", "https")),
+    ("VOIPBIN_WS_URL", VOIPBIN_WS_URL, ("ws", "wss")),
+):
+    if urlsplit(_url).scheme not in _schemes or not urlsplit(_url).netloc:
+        raise ImproperlyConfigured(f"{_name}={_url!r} must be a {' or '.join(_schemes)} URL")
 VOIPBIN_HTTP_TIMEOUT = env_float("VOIPBIN_HTTP_TIMEOUT", 10.0, minimum=0.1)
 # The account whose events the status page counts (an access key, customer level).
 VOIPBIN_ACCOUNT_ACCESS_KEY = env_str("VOIPBIN_ACCOUNT_ACCESS_KEY", DEMO_ACCESS_KEY)
@@ -175,8 +181,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}},
+    # httpx logs request URLs at INFO, query string (an access key) included.
+    "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # Seconds a user's upstream session stays open after their last tab closed (a reload keeps it).
 RELAY_GRACE_SECONDS = env_float("RELAY_GRACE_SECONDS", 5.0, minimum=0)
+# Seconds a process's claim on a user's upstream session lasts unless renewed; a dead owner's
+# sessions move to another process within about this time.
+RELAY_LEASE_SECONDS = env_float("RELAY_LEASE_SECONDS", 10.0, minimum=1)

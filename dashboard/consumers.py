@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from dashboard.models import User
 from dashboard.monitor import STATUS_GROUP, get_monitor
 from dashboard.pages import PAGES
-from dashboard.relay import get_hub, render_upstream_state, user_group
+from dashboard.relay import CLOSE_SIGNED_OUT, get_hub, render_upstream_state
 from dashboard.voipbin.topics import InvalidTopic, TopicDenied, check_subscription, matches_any
 
 MAX_FRAME_BYTES = 64 * 1024
@@ -24,7 +24,6 @@ RATE_PER_SECOND = 20.0  # sustained frames a browser may send
 RATE_BURST = 40.0
 MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
 
-CLOSE_SIGNED_OUT = 4001
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -59,12 +58,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
     narrow what it receives but never widen it.
     """
 
+    # No channel of its own: the relay hub hands it fragments in-process and reaches other
+    # processes once per process, so a socket costs no Redis connection and survives a Redis outage.
+    channel_layer_alias = "no channel layer"
+
     user: User
     page_kind: str
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        # Read again: a sign-out may have happened since the session cookie was resolved.
+        user = await User.objects.filter(pk=user.pk, is_active=True).afirst()
+        if user is None:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         self.page_kind = self.scope["url_route"]["kwargs"]["page"]
@@ -74,6 +82,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         declared = [t for raw in query.get("topics", []) for t in raw.split(",") if t]
+        self.filters = page.filters(query)
         try:
             self.topics = frozenset(
                 str(check_subscription(user.principal, t)) for t in declared or page.topics(user)
@@ -87,21 +96,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self._wake = asyncio.Event()
         self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
         self._sender: asyncio.Task[None] | None = None
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self.accept()
         self._sender = asyncio.get_running_loop().create_task(self._send_pending())
         if user.voipbin_session_expired:
             self.offer(render_upstream_state(None, expired=True))
             return
         entry = await get_hub().attach(self)
-        self.offer(await database_sync_to_async(page.render_lists)(user))
-        self.offer(render_upstream_state(entry.upstream.status))
+        await self.resync()
+        self.offer(
+            entry.last_state_html or render_upstream_state(entry.upstream.status if entry.upstream else None)
+        )
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
         get_hub().detach(self)
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         sender, self._sender = self._sender, None
         if sender is not None:
             sender.cancel()
@@ -133,12 +142,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 html, self._pending = "".join(self._pending), []
                 await self.send(text_data=html)
 
-    async def end(self, code: int) -> None:
-        await self.close(code=code)
+    async def resync(self) -> None:
+        """Re-render the page's lists from live state (on connect, and after an upstream gap)."""
+        render = PAGES[self.page_kind].render_lists
+        self.offer(await database_sync_to_async(render)(self.user, **self.filters))
 
-    async def session_ended(self, message: dict[str, Any]) -> None:
-        """Sign-out in any process closes this socket."""
-        await self.close(code=CLOSE_SIGNED_OUT)
+    async def end(self, code: int = CLOSE_SIGNED_OUT) -> None:
+        await self.close(code=code)
 
     # -- browser → server --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from dashboard.models import Call
 from dashboard.voipbin.events import Event, newer_than
@@ -48,21 +48,43 @@ def apply_event(event: Event) -> Change | None:
 @transaction.atomic
 def _apply_call(event: Event) -> Change | None:
     row = Call.objects.select_for_update().filter(pk=event.resource_id).first()
-    if row is not None and not newer_than(event.data, row.data):
-        return None
-    data: dict[str, Any] = {**(row.data if row else {}), **event.data}
-    fields = Call.fields_from(data)
-    fields["customer_id"] = fields["customer_id"] or event.customer_id or ""
-    if not fields["customer_id"]:
-        logger.warning("call %s without a customer id skipped", event.resource_id)
-        return None
-    if row is not None and row.tm_answer and "tm_progressing" not in event.data:
-        fields["tm_answer"] = row.tm_answer  # the first answer time stays
     if row is None:
-        row = Call.objects.create(pk=event.resource_id, data=data, **fields)
-        return Change("call", row, created=True)
+        fields = _call_fields(event, dict(event.data))
+        if fields is None:
+            return None
+        created = _insert_call(event, fields)
+        if created is not None:
+            return Change("call", created, created=True)
+        # Another process created it a moment ago: lock it and treat this event as an update.
+        row = Call.objects.select_for_update().get(pk=event.resource_id)
+    if not newer_than(event.data, row.data):
+        return None
+    data: dict[str, Any] = {**row.data, **event.data}
+    fields = _call_fields(event, data)
+    if fields is None:
+        return None
+    if row.tm_answer and "tm_progressing" not in event.data:
+        fields["tm_answer"] = row.tm_answer  # the first answer time stays
     for name, value in fields.items():
         setattr(row, name, value)
     row.data = data
     row.save()
     return Change("call", row, created=False)
+
+
+def _insert_call(event: Event, fields: dict[str, Any]) -> Call | None:
+    """Insert the row, or None when it exists already (two workers racing on the same new call)."""
+    try:
+        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
+            return Call.objects.create(pk=event.resource_id, data=dict(event.data), **fields)
+    except IntegrityError:
+        return None
+
+
+def _call_fields(event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
+    fields = Call.fields_from(data)
+    fields["customer_id"] = fields["customer_id"] or event.customer_id or ""
+    if not fields["customer_id"]:
+        logger.warning("call %s without a customer id skipped", event.resource_id)
+        return None
+    return fields

@@ -99,9 +99,18 @@ class CallsPage:
             "ended": decorate(list(ended.order_by("-tm_hangup")[:ENDED_CALLS_SHOWN])),
         }
 
-    def render_lists(self, user: User) -> str:
+    def filters(self, query: dict[str, list[str]]) -> dict[str, str]:
+        """The page's filters from a query string, unknown values dropped."""
+        phase = (query.get("phase") or [""])[0]
+        direction = (query.get("direction") or [""])[0]
+        return {
+            "phase": phase if phase in dict(PHASE_CHOICES) else "",
+            "direction": direction if direction in dict(DIRECTION_CHOICES) else "",
+        }
+
+    def render_lists(self, user: User, *, phase: str = "", direction: str = "") -> str:
         """Both lists whole, for a socket that (re)connects: it resyncs from state, then streams."""
-        lists = self.lists(user)
+        lists = self.lists(user, phase=phase, direction=direction)
         common = {"can_hang_up": user.is_supervisor, "live": True, "now": timezone.now()}
         return "".join(
             render_to_string(

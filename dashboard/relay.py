@@ -1,12 +1,18 @@
 """The per-user relay: one upstream VoIPBIN session per signed-in user, fanned out to their tabs.
 
-A user's first browser socket opens their upstream session with their own
-VoIPBIN token and topics; every tab of theirs in the process shares it, and it
-closes a grace period after the last tab leaves. What arrives is applied to
-live state once per process, however many users' sessions deliver the same
-event, rendered once per page kind, and handed to that user's sockets
-directly (no channel-layer hop per socket). Each user only ever receives what
-their own VoIPBIN session delivered: tenants stay apart by construction.
+A user's first browser socket anywhere in the deployment opens their upstream
+session with their own VoIPBIN token and topics; a lease (Redis, or the
+process in the embedded default) makes it the only one. Every tab of theirs
+shares it, and it closes a grace period after the last tab leaves.
+
+What arrives is applied to live state once per process, however many users'
+sessions deliver the same event, rendered once per page kind, and handed to
+that user's sockets in the process directly (no channel-layer hop per
+socket). Other processes serving the same user's tabs get the rendered
+update once per process through the channel layer. Each user only ever
+receives what their own VoIPBIN session delivered: tenants stay apart by
+construction. If the owning process dies its lease runs out and a process
+still serving that user's tabs takes the session over, backfills and resyncs.
 """
 
 from __future__ import annotations
@@ -14,17 +20,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, channel_layers
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard.clients import rest_client, session_options
+from dashboard.leases import Leases, make_leases
 from dashboard.live import Change, apply_event
 from dashboard.models import User
 from dashboard.pages import PAGES
@@ -38,10 +48,16 @@ logger = logging.getLogger(__name__)
 USER_RESOURCES = ("call",)
 BACKFILL_LIMIT = 200
 _APPLIED_MEMORY = 8192
+CLOSE_SIGNED_OUT = 4001
 
 
-def user_group(user_pk: int) -> str:
-    return f"user.{user_pk}"
+def relay_group(user_pk: int) -> str:
+    """The channel-layer group of the processes serving a user's tabs (one channel each)."""
+    return f"relay.user.{user_pk}"
+
+
+def lease_key(user_pk: int) -> str:
+    return f"user-session:{user_pk}"
 
 
 class LiveSocket(Protocol):
@@ -52,6 +68,7 @@ class LiveSocket(Protocol):
 
     def wants(self, topics: list[str]) -> bool: ...
     def offer(self, html: str) -> None: ...
+    async def resync(self) -> None: ...
     async def end(self, code: int) -> None: ...
 
 
@@ -61,51 +78,91 @@ class Update:
 
     topics: list[str]
     fragments: dict[str, dict[str, str]]  # page kind → audience ("supervisor"/"agent") → html
+    resource_key: str = ""
 
 
 def render_update(change: Change) -> Update:
     return Update(
+        resource_key=f"{change.resource}:{change.row.pk}",
         topics=change.topics,
         fragments={kind: page.render_change(change) for kind, page in PAGES.items()},
     )
 
 
 def render_upstream_state(status: SessionStatus | None, *, expired: bool = False) -> str:
-    return render_to_string(
-        "includes/upstream_state.html", {"upstream": status, "expired": expired, "oob": True}
-    )
+    context = {"upstream": status, "expired": expired, "oob": True}
+    return render_to_string("includes/upstream_state.html", context)
 
 
 @dataclass
 class UserSession:
+    """A user's tabs in this process, and their upstream session if this process owns it."""
+
     user: User
-    upstream: UpstreamSession
     sockets: set[LiveSocket] = field(default_factory=set)
+    upstream: UpstreamSession | None = None
     closer: asyncio.TimerHandle | None = None
+    last_state_html: str = ""
+
+    @property
+    def audience(self) -> str:
+        return "supervisor" if self.user.is_supervisor else "agent"
 
 
 class Hub:
-    """Process-wide: the users' upstream sessions and their local sockets."""
+    """Process-wide: the users' upstream sessions, their local sockets, and the way to other processes."""
 
-    def __init__(self) -> None:
+    def __init__(self, leases: Leases | None = None) -> None:
         self.loop = asyncio.get_running_loop()
+        self.process_id = uuid.uuid4().hex
         self.sessions: dict[int, UserSession] = {}
-        self._applied: OrderedDict[str, asyncio.Future[Update | None]] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.leases = leases or make_leases()
+        # A layer of its own: its receive loop never contends with the consumers' channels.
+        layer = (
+            channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+            if DEFAULT_CHANNEL_LAYER in settings.CHANNEL_LAYERS
+            else None
+        )
+        self.layer = None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
+        self.channel: str | None = None
+        self._applied: OrderedDict[str, asyncio.Task[Update | None]] = OrderedDict()
+        self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    async def _start(self) -> None:
+        self._started = True
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel("relay.")
+            self._spawn(self._listen())
+        self._spawn(self._maintain())
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- sockets come and go -----------------------------------------------------------------
 
     async def attach(self, socket: LiveSocket) -> UserSession:
+        if not self._started:
+            await self._start()
         user = socket.user
         entry = self.sessions.get(user.pk)
         if entry is None:
-            entry = UserSession(user=user, upstream=self._open_upstream(user))
-            self.sessions[user.pk] = entry
-            entry.upstream.start()
+            entry = self.sessions[user.pk] = UserSession(user=user)
         if entry.closer is not None:
             entry.closer.cancel()
             entry.closer = None
         entry.sockets.add(socket)
+        if entry.upstream is not None and (
+            entry.upstream.state is State.STOPPED or user.voipbin_token != entry.user.voipbin_token
+        ):
+            await self._let_go(entry, "signed in again")  # a fresh sign-in replaces a refused token
+        entry.user = user
+        if entry.upstream is None:
+            await self._claim(entry)
+        await self._join(user.pk)
         return entry
 
     def detach(self, socket: LiveSocket) -> None:
@@ -122,10 +179,11 @@ class Hub:
         entry = self.sessions.get(user_pk)
         if entry is not None and not entry.sockets:
             del self.sessions[user_pk]
-            await entry.upstream.close()
+            await self._let_go(entry, "no tab open")
+            await self._leave(user_pk)
 
-    async def end_user(self, user_pk: int, *, code: int = 4001) -> None:
-        """Sign-out: close every local socket of the user and their upstream session now."""
+    async def end_user(self, user_pk: int, *, code: int = CLOSE_SIGNED_OUT) -> None:
+        """Close every socket of the user in this process, and their upstream session if here."""
         entry = self.sessions.pop(user_pk, None)
         if entry is None:
             return
@@ -133,19 +191,63 @@ class Hub:
             entry.closer.cancel()
         for socket in list(entry.sockets):
             await socket.end(code)
-        await entry.upstream.close("signed out")
+        await self._let_go(entry, "signed out")
+        await self._leave(user_pk)
 
     async def shutdown(self) -> None:
         for user_pk in list(self.sessions):
             await self.end_user(user_pk, code=1001)
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            # A receive blocked in Redis may only notice when its connection closes (below).
+            await asyncio.wait(self._tasks, timeout=1)
+        if self.layer is not None:
+            await self.layer.close_pools()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.leases.aclose()
 
-    def _spawn(self, coro) -> None:
-        task = self.loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    # -- ownership -----------------------------------------------------------------------------
+
+    async def _claim(self, entry: UserSession) -> bool:
+        """Own the user's upstream session if no other process does (or keep owning it)."""
+        try:
+            ours = await self.leases.claim(
+                lease_key(entry.user.pk), self.process_id, settings.RELAY_LEASE_SECONDS
+            )
+        except Exception as exc:  # Redis away: keep what we have, try again next round
+            logger.warning("lease for user %s not checked: %s", entry.user.pk, exc)
+            return entry.upstream is not None
+        if not ours:
+            if entry.upstream is not None:
+                logger.warning("user %s: another process owns the session now", entry.user.pk)
+                upstream, entry.upstream = entry.upstream, None
+                await upstream.close("another process took over")
+            return False
+        if entry.upstream is None and self.sessions.get(entry.user.pk) is entry:
+            entry.upstream = self._open_upstream(entry.user)
+            entry.upstream.start()
+        return True
+
+    async def _let_go(self, entry: UserSession, reason: str) -> None:
+        upstream, entry.upstream = entry.upstream, None
+        if upstream is None:
+            return
+        await upstream.close(reason)
+        with contextlib.suppress(Exception):
+            await self.leases.release(lease_key(entry.user.pk), self.process_id)
+
+    async def _maintain(self) -> None:
+        """Renew the leases we hold, take over those whose owner died, refresh group membership."""
+        while True:
+            await asyncio.sleep(settings.RELAY_LEASE_SECONDS / 3)
+            for user_pk, entry in list(self.sessions.items()):
+                try:
+                    if await self._claim(entry) and entry.last_state_html:
+                        await self._publish(user_pk, {"type": "relay.state", "html": entry.last_state_html})
+                    await self._join(user_pk)
+                except Exception:
+                    logger.exception("relay maintenance for user %s failed", user_pk)
 
     # -- upstream ----------------------------------------------------------------------------
 
@@ -172,75 +274,175 @@ class Hub:
             return
         if status.state is State.STOPPED and status.http_status in (401, 403):
             self._spawn(_mark_token_rejected(user_pk))
-        html = render_upstream_state(status)
+        html = entry.last_state_html = render_upstream_state(status)
         for socket in entry.sockets:
             socket.offer(html)
+        self._spawn(self._publish(user_pk, {"type": "relay.state", "html": html}))
 
     async def backfill(self, user_pk: int) -> None:
-        """After every (re)connect, fetch what VoIPBIN holds and push what changed meanwhile.
+        """After every (re)connect, fetch what VoIPBIN holds, then resync every tab of the user.
 
         Only supervisors may list calls (VoIPBIN answers 403 to agents); an agent's
-        tabs resync from state when they reconnect.
+        tabs resync from state.
         """
         entry = self.sessions.get(user_pk)
-        if entry is None or not entry.user.is_supervisor:
+        if entry is None:
             return
-        try:
-            async with rest_client(token=entry.user.voipbin_token) as client:
-                calls = await client.list("calls", limit=BACKFILL_LIMIT)
-        except VoipbinError as exc:
-            logger.warning("backfill for user %s failed: %s", user_pk, exc)
-            return
-        for data in reversed(calls):  # oldest first, as they happened
-            await self.deliver(user_pk, normalize({"type": "call_updated", "data": data}))
+        if entry.user.is_supervisor:
+            try:
+                async with rest_client(token=entry.user.voipbin_token) as client:
+                    calls = await client.list("calls", limit=BACKFILL_LIMIT)
+            except VoipbinError as exc:
+                logger.warning("backfill for user %s failed: %s", user_pk, exc)
+                calls = []
+            for data in reversed(calls):  # oldest first, as they happened
+                await self.deliver(user_pk, normalize({"type": "call_updated", "data": data}))
+        await self._resync_local(user_pk)
+        await self._publish(user_pk, {"type": "relay.resync"})
+
+    async def _resync_local(self, user_pk: int) -> None:
+        entry = self.sessions.get(user_pk)
+        for socket in list(entry.sockets if entry else ()):
+            await socket.resync()
 
     # -- events ------------------------------------------------------------------------------
 
     async def deliver(self, user_pk: int, event: Event) -> None:
         update = await self.apply(event)
-        entry = self.sessions.get(user_pk)
-        if update is None or entry is None:
+        if update is None:
             return
-        audience = "supervisor" if entry.user.is_supervisor else "agent"
+        self._fan_out(user_pk, update)
+        await self._publish(
+            user_pk, {"type": "relay.update", "topics": update.topics, "fragments": update.fragments}
+        )
+
+    def _fan_out(self, user_pk: int, update: Update) -> None:
+        entry = self.sessions.get(user_pk)
+        if entry is None:
+            return
         for socket in entry.sockets:
             if socket.wants(update.topics):
-                html = update.fragments.get(socket.page_kind, {}).get(audience)
+                html = update.fragments.get(socket.page_kind, {}).get(entry.audience)
                 if html:
                     socket.offer(html)
 
     async def apply(self, event: Event) -> Update | None:
-        """Apply and render once per process per event, whichever session brought it first."""
-        pending = self._applied.get(event.key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[Update | None] = self.loop.create_future()
-        self._applied[event.key] = future
-        if len(self._applied) > _APPLIED_MEMORY:
-            self._applied.popitem(last=False)
+        """Apply and render once per process per event, whichever session brought it first.
+
+        The work runs in a task the hub owns, so a session closing meanwhile (a
+        sign-out, a grace period ending) cannot cancel it for the other sessions
+        waiting on the same event. A cached update that a newer event for the same
+        resource has since overtaken is not handed out again: it would regress the row.
+        """
+        task = self._applied.get(event.key)
+        if task is None:
+            task = self.loop.create_task(self._apply_once(event))
+            self._applied[event.key] = task
+            self._evict_done()
+        update = await asyncio.shield(task)
+        if update is not None and self._latest.get(update.resource_key) != event.key:
+            return None
+        return update
+
+    async def _apply_once(self, event: Event) -> Update | None:
         try:
             change = await _apply(event)
             update = await _render(change) if change else None
-        except BaseException as exc:
-            del self._applied[event.key]
-            future.set_exception(exc)
-            future.exception()  # retrieved: the caller gets it raised below
+        except BaseException:
+            self._applied.pop(event.key, None)  # a later delivery may try again
             raise
-        future.set_result(update)
+        if update is not None:
+            self._latest[update.resource_key] = event.key
+            self._latest.move_to_end(update.resource_key)
+            if len(self._latest) > _APPLIED_MEMORY:
+                self._latest.popitem(last=False)
         return update
+
+    def _evict_done(self) -> None:
+        while len(self._applied) > _APPLIED_MEMORY:
+            key, oldest = next(iter(self._applied.items()))
+            if not oldest.done():
+                return  # never forget work still in flight
+            del self._applied[key]
+
+    # -- other processes -----------------------------------------------------------------------
+
+    async def _publish(self, user_pk: int, message: dict[str, Any]) -> None:
+        """Once per process serving this user's tabs, not once per socket."""
+        if self.layer is None:
+            return
+        try:
+            await self.layer.group_send(
+                relay_group(user_pk), {**message, "origin": self.process_id, "user": user_pk}
+            )
+        except Exception as exc:
+            logger.warning("relay to other processes failed for user %s: %s", user_pk, exc)
+
+    async def _join(self, user_pk: int) -> None:
+        if self.layer is not None and self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.layer.group_add(relay_group(user_pk), self.channel)
+
+    async def _leave(self, user_pk: int) -> None:
+        if self.layer is not None and self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(relay_group(user_pk), self.channel)
+
+    async def _listen(self) -> None:
+        """This process's channel: updates, state, resyncs and sign-outs from other processes."""
+        layer, channel = self.layer, self.channel
+        if layer is None or channel is None:
+            return
+        failures = 0
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                logger.warning("relay channel unavailable (%s); retrying", exc)
+                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+                continue
+            failures = 0
+            if message.get("origin") == self.process_id:
+                continue
+            try:
+                await self._on_message(message)
+            except Exception:
+                logger.exception("relay message %s failed", message.get("type"))
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        user_pk, kind = message["user"], message["type"]
+        if kind == "relay.end":
+            await self.end_user(user_pk)
+            return
+        entry = self.sessions.get(user_pk)
+        if entry is None:
+            return
+        if kind == "relay.update":
+            self._fan_out(user_pk, Update(topics=message["topics"], fragments=message["fragments"]))
+        elif kind == "relay.state" and entry.upstream is None:
+            entry.last_state_html = message["html"]
+            for socket in entry.sockets:
+                socket.offer(message["html"])
+        elif kind == "relay.resync":
+            await self._resync_local(user_pk)
+
+    async def end_user_everywhere(self, user_pk: int) -> None:
+        await self.end_user(user_pk)
+        await self._publish(user_pk, {"type": "relay.end"})
 
     def status_of(self, user_pk: int) -> SessionStatus | None:
         entry = self.sessions.get(user_pk)
-        return entry.upstream.status if entry else None
-
-    def users(self) -> Iterable[int]:
-        return self.sessions.keys()
+        return entry.upstream.status if entry and entry.upstream else None
 
 
-_apply = sync_to_async(apply_event)
-_render = sync_to_async(render_update)
+_apply = database_sync_to_async(apply_event)
+_render = database_sync_to_async(render_update)
 
 
-@sync_to_async
+@database_sync_to_async
 def _mark_token_rejected(user_pk: int) -> None:
     User.objects.filter(pk=user_pk).update(token_rejected_at=timezone.now())
 
@@ -258,14 +460,8 @@ def get_hub() -> Hub:
 
 
 async def end_user_session(user_pk: int) -> None:
-    """Close every socket of the user (in every process) and their upstream session."""
-    from channels.layers import get_channel_layer
-
-    await get_hub().end_user(user_pk)
-    layer = get_channel_layer()
-    if layer is not None:
-        with contextlib.suppress(Exception):
-            await layer.group_send(user_group(user_pk), {"type": "session.ended"})
+    """Sign-out: close every socket of the user in every process, and their upstream session."""
+    await get_hub().end_user_everywhere(user_pk)
 
 
 async def shutdown_hub() -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -36,15 +38,11 @@ def calls(request: HttpRequest) -> HttpResponse:
     """Active and recently ended calls, first painted from live state, then streamed."""
     user: User = request.user  # type: ignore[assignment]
     page = PAGES["calls"]
-    phase = request.GET.get("phase", "")
-    direction = request.GET.get("direction", "")
-    phase = phase if phase in dict(PHASE_CHOICES) else ""
-    direction = direction if direction in dict(DIRECTION_CHOICES) else ""
+    filters = page.filters(dict(request.GET.lists()))
     context = {
-        "lists": page.lists(user, phase=phase, direction=direction),
-        "topics": ",".join(page.topics(user)),
-        "phase": phase,
-        "direction": direction,
+        "lists": page.lists(user, **filters),
+        "socket_query": urlencode({"topics": ",".join(page.topics(user)), **filters}),
+        **filters,
         "phase_choices": PHASE_CHOICES,
         "direction_choices": DIRECTION_CHOICES,
         "can_hang_up": user.is_supervisor,

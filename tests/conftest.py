@@ -80,3 +80,19 @@ def make_persona(sim, db):
     from asgiref.sync import sync_to_async
 
     return sync_to_async(lambda username: _persona(sim, username))
+
+
+@pytest.fixture(autouse=True)
+def _in_process_channel_layer(settings):
+    """In-process tests use the in-memory layer and process-local leases, whatever REDIS_URL says.
+
+    Redis is tested where it matters, across real processes (tests/multiprocess/); channels-redis
+    keeps per-event-loop receive state that does not survive pytest's loop per test.
+    """
+    from channels.layers import channel_layers
+
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

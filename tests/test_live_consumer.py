@@ -10,6 +10,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
+from dashboard import relay
 from dashboard.relay import end_user_session
 from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID
 from dashboard.voipbin.events import parse_time
@@ -230,15 +231,21 @@ async def test_hundred_connect_disconnect_cycles_leave_nothing_behind(sim, relay
     from channels.layers import get_channel_layer
 
     manager = await make_persona("manager")
-    baseline = asyncio.all_tasks()
-    for _ in range(100):
+
+    async def cycle() -> None:
         communicator = socket(manager)
         assert (await communicator.connect())[0]
         await communicator.disconnect()
+
+    await cycle()  # the hub's own maintenance task starts with the first socket
+    await until(lambda: relay_hub.sessions == {})
+    baseline = asyncio.all_tasks()
+    for _ in range(100):
+        await cycle()
     await until(lambda: relay_hub.sessions == {})
     await until(lambda: sim.stats()["open_connections"] == [])
-    layer = get_channel_layer()
-    assert not layer.groups.get(f"user.{manager.pk}")
+    groups = getattr(get_channel_layer(), "groups", {})
+    assert not [name for name, members in groups.items() if members]
     await until(lambda: not (asyncio.all_tasks() - baseline))
 
 
@@ -320,4 +327,97 @@ async def test_event_from_several_sessions_is_applied_and_rendered_once(
     assert applied.count(call["id"]) == 1
     assert rendered.count(call["id"]) == 1
     for tab in tabs:
+        await tab.disconnect()
+
+
+async def test_one_users_sign_out_mid_apply_does_not_stall_another_users_session(
+    sim, relay_hub, make_persona, monkeypatch
+):
+    """Both sessions wait on one shared apply; cancelling the first must not cancel the second."""
+    import dashboard.relay as relay
+
+    real_apply = relay._apply
+
+    async def slow_apply(event):
+        await asyncio.sleep(0.3)
+        return await real_apply(event)
+
+    monkeypatch.setattr(relay, "_apply", slow_apply)
+    manager, admin = await make_persona("manager"), await make_persona("admin")
+    leaving, staying = socket(manager), socket(admin)
+    for tab in (leaving, staying):
+        assert (await tab.connect())[0]
+        await live(tab, sim)
+    await until(lambda: len(sim.stats()["open_connections"]) == 2)
+    first = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    await asyncio.sleep(0.1)  # both sessions are now inside the shared apply
+    await end_user_session(manager.pk)
+    await receive_until(staying, first["id"])
+    second = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    await receive_until(staying, second["id"])
+    assert relay_hub.sessions[admin.pk].upstream.state.value == "live"
+    await staying.disconnect()
+
+
+class RecordingSocket:
+    """A stand-in browser socket for driving the hub directly."""
+
+    page_kind = "calls"
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self.frames: list[str] = []
+
+    def wants(self, topics) -> bool:
+        return True
+
+    def offer(self, html: str) -> None:
+        self.frames.append(html)
+
+    async def resync(self) -> None:
+        pass
+
+    async def end(self, code: int = 4001) -> None:
+        pass
+
+
+async def test_cached_update_overtaken_by_a_newer_one_is_not_handed_out(sim, relay_hub, make_persona):
+    """A's session sees ringing then hangup; B's sees them the other way round: B must end on hangup."""
+    from dashboard.voipbin.events import normalize
+
+    manager, admin = await make_persona("manager"), await make_persona("admin")
+    a, b = RecordingSocket(manager), RecordingSocket(admin)
+    for tab in (a, b):
+        relay_hub.sessions[tab.user.pk] = relay.UserSession(user=tab.user, sockets={tab})
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    ringing = normalize({"type": "call_ringing", "data": dict(sim.state.get("call", call["id"]))})
+    hangup = normalize({"type": "call_hangup", "data": dict(sim.set_call_status(call["id"], "hangup"))})
+    await relay_hub.deliver(manager.pk, ringing)
+    await relay_hub.deliver(manager.pk, hangup)
+    await relay_hub.deliver(admin.pk, hangup)
+    await relay_hub.deliver(admin.pk, ringing)  # late and stale
+    assert 'data-phase="ringing"' in a.frames[0]
+    assert 'data-phase="ended"' in a.frames[-1]
+    assert len(b.frames) == 1
+    assert 'data-phase="ended"' in b.frames[0]
+
+
+async def test_signing_in_again_after_a_refused_token_revives_the_page(sim, relay_hub, make_persona):
+    manager = await make_persona("manager")
+    manager.voipbin_token = sim.issue_token("manager", lifetime=-1)
+    await manager.asave()
+    stale_tab = socket(manager)
+    assert (await stale_tab.connect())[0]
+    await receive_until(stale_tab, "sign in again")
+    # The user signs in again (new token) while the old tab is still open.
+    fresh = await make_persona("manager")
+    fresh.token_rejected_at = None
+    await fresh.asave()
+    new_tab = socket(fresh)
+    assert (await new_tab.connect())[0]
+    await live(new_tab, sim)
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    await receive_until(new_tab, call["id"])
+    await receive_until(stale_tab, call["id"])  # the old tab shares the revived session
+    for tab in (stale_tab, new_tab):
         await tab.disconnect()

@@ -286,12 +286,15 @@ class UpstreamSession:
                     reason = "VoIPBIN sent a frame above the size limit"
                 else:
                     reason = f"connection lost ({exc})"
-            except InvalidURI as exc:
-                reason = f"bad VoIPBIN URL: {exc}"
-                self._set(State.STOPPED, reason=reason)
+            except InvalidURI:
+                # The library's message quotes the URL with the credentials: never show it.
+                self._set(State.STOPPED, reason=f"bad VoIPBIN URL {self._safe_url!r}")
                 return
             except (OSError, TimeoutError, InvalidHandshake) as exc:
                 reason = f"cannot connect: {exc or type(exc).__name__}"
+            except Exception as exc:  # a bug must not end the session for good: log it and retry
+                logger.exception("%s: unexpected error", self.name)
+                reason = f"unexpected error ({type(exc).__name__})"
             finally:
                 self._ws = None
                 await self._cancel_hook()

@@ -64,8 +64,15 @@
   });
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail && e.detail.event && e.detail.event.code;
-    if (code === 4001 && !signingOut) { window.location.reload(); return; } // signed out elsewhere
+    if (signingOut) return;
+    if (code === 4001) { window.location.reload(); return; } // signed out elsewhere
     socketState("↻", "Page reconnecting…", "closed");
+    // htmx reconnects by itself only after 1006, 1011, 1012 and 1013. After any other close
+    // (server restart with 1000/1001, a refused handshake, a protocol error) load the page
+    // again a little later: it re-renders from state, or asks to sign in.
+    if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
+      setTimeout(function () { window.location.reload(); }, 2000 + Math.random() * 3000);
+    }
   });
   document.addEventListener("htmx:wsAfterMessage", tick);
   setInterval(tick, 1000);

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dashboard.management.commands.demo import daphne_command
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -90,13 +92,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     ]
     try:
         _wait_for_port(sim_port, processes[0])
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-p", str(web_port), "config.asgi:application"],
-                env=env,
-                cwd=ROOT,
-            )
-        )
+        processes.append(subprocess.Popen(daphne_command("127.0.0.1", web_port), env=env, cwd=ROOT))
         _wait_for_port(web_port, processes[1])
         yield Stack(web_url=f"http://127.0.0.1:{web_port}", sim_url=f"http://127.0.0.1:{sim_port}")
     finally:

@@ -23,6 +23,12 @@ from dashboard.simulator.accounts import DEMO_PASSWORD
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
 
+def daphne_command(host: str, port: int) -> list[str]:
+    """The web server as we run it: sockets live until closed (daphne's default ends them after 24 h)."""
+    server = [sys.executable, "-m", "daphne", "--websocket_timeout", "-1"]
+    return [*server, "-b", host, "-p", str(port), "config.asgi:application"]
+
+
 def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,11 +80,7 @@ class Command(BaseCommand):
             sim = subprocess.Popen([*sim_command, "--host", host, "--port", str(sim_port)], env=env)
             children.append(sim)
             _wait_for_port(host, sim_port, sim, timeout=30)
-            web = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
-                env=env,
-                cwd=settings.BASE_DIR,
-            )
+            web = subprocess.Popen(daphne_command(host, port), env=env, cwd=settings.BASE_DIR)
             children.append(web)
             _wait_for_port(host, port, web, timeout=60)
             self.stdout.write(
