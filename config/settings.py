@@ -42,10 +42,38 @@ def _local_fernet_key() -> str:
     return path.read_text().strip()
 
 
+# Production refuses to start on embedded defaults: no generated secrets, no guessed hosts.
+PRODUCTION = env_bool("DASHBOARD_PRODUCTION", False)
+if PRODUCTION:
+    _missing = [
+        name
+        for name in ("DJANGO_SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS")
+        if not env_str(name)
+    ]
+    if _missing:
+        raise ImproperlyConfigured(
+            f"DASHBOARD_PRODUCTION is on but {', '.join(_missing)} not set (README: production)"
+        )
+    if len(env_str("DJANGO_SECRET_KEY")) < 50:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 random characters in production")
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off in production")
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _local_secret("secret_key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+# HTTPS: on in production (TLS terminated here or by a proxy that sets X-Forwarded-Proto).
+if env_bool("DJANGO_BEHIND_TLS_PROXY", PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the proxy's and compose's health checks speak plain HTTP
 
 INSTALLED_APPS = [
     "daphne",
@@ -187,6 +215,10 @@ LOGGING = {
 
 # Seconds a user's upstream session stays open after their last tab closed (a reload keeps it).
 RELAY_GRACE_SECONDS = env_float("RELAY_GRACE_SECONDS", 5.0, minimum=0)
+# The account relay (status page counts; later inboxes and auto-replies) runs inside the web
+# process by default; production runs it as `manage.py runrelay` and sets this off.
+RELAY_IN_WEB = env_bool("RELAY_IN_WEB", True)
+
 # Seconds a process's claim on a user's upstream session lasts unless renewed; a dead owner's
 # sessions move to another process within about this time.
 RELAY_LEASE_SECONDS = env_float("RELAY_LEASE_SECONDS", 10.0, minimum=1)

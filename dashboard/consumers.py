@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.template.loader import render_to_string
 
 from dashboard.models import User
@@ -34,7 +35,9 @@ class StatusConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         await self.channel_layer.group_add(STATUS_GROUP, self.channel_name)
         await self.accept()
-        await self.send(text_data=get_monitor().render())
+        if settings.RELAY_IN_WEB:
+            await self.send(text_data=get_monitor().render())
+        # Otherwise the relay worker's next heartbeat (within seconds) paints the panel.
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(STATUS_GROUP, self.channel_name)

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 STATUS_GROUP = "status"
 RESOURCES = ("call", "queue", "queuecall", "agent", "message", "activeflow")
 TICK_SECONDS = 0.5
+HEARTBEAT_SECONDS = 5.0  # publish even when idle, so pages opened meanwhile get the state
 
 
 class AccountMonitor:
@@ -45,6 +46,7 @@ class AccountMonitor:
             **{**session_options(), **options},
         )
         self._dirty = asyncio.Event()
+        self.heartbeat_at = time.time()
         self._ticker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -82,8 +84,11 @@ class AccountMonitor:
         """Coalesce bursts: at most one render and one group message per tick."""
         layer = get_channel_layer()
         while True:
-            await self._dirty.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    await self._dirty.wait()
             self._dirty.clear()
+            self.heartbeat_at = time.time()
             try:
                 await layer.group_send(STATUS_GROUP, {"type": "status.html", "html": self.render()})
             except Exception:
@@ -95,7 +100,11 @@ _monitor: AccountMonitor | None = None
 
 
 def get_monitor() -> AccountMonitor:
-    """The process's monitor, started on first use inside the running event loop."""
+    """The process's monitor, started on first use inside the running event loop.
+
+    With ``RELAY_IN_WEB`` off, only ``manage.py runrelay`` calls this; web processes
+    show what it publishes to the ``status`` group.
+    """
     global _monitor
     if _monitor is None:
         _monitor = AccountMonitor(

@@ -77,9 +77,9 @@ def _persona(sim, username: str):
 @pytest.fixture
 def make_persona(sim, db):
     """A signed-in user as VoIPBIN's /me would describe them, with a valid simulator token."""
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
 
-    return sync_to_async(lambda username: _persona(sim, username))
+    return database_sync_to_async(lambda username: _persona(sim, username))
 
 
 @pytest.fixture(autouse=True)

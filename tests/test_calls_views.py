@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.test import Client
 
 from dashboard.live import apply_event
@@ -21,14 +21,14 @@ def remember(call: dict) -> Call:
     return change.row
 
 
-@sync_to_async
+@database_sync_to_async
 def post(user, path: str):
     client = Client()
     client.force_login(user)
     return client.post(path)
 
 
-@sync_to_async
+@database_sync_to_async
 def get(user, path: str):
     client = Client()
     client.force_login(user)
@@ -41,7 +41,7 @@ async def test_first_paint_shows_what_the_role_may_see(sim, live_settings, make_
     theirs = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="ringing")
     globex = sim.create_call(customer_id=OTHER_CUSTOMER_ID, status="ringing")
     for call in (mine, theirs, globex):
-        await sync_to_async(remember)(call)
+        await database_sync_to_async(remember)(call)
 
     async def page(user, query=""):
         return (await get(user, "/calls/" + query)).content.decode()
@@ -70,7 +70,7 @@ def test_calls_page_needs_sign_in(client):
 async def test_supervisor_hangs_up_through_voipbin(sim, live_settings, make_persona):
     manager = await make_persona("manager")
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing")
-    await sync_to_async(remember)(call)
+    await database_sync_to_async(remember)(call)
     response = await post(manager, f"/calls/{call['id']}/hangup/")
     assert response.status_code == 200
     assert "Hang-up requested" in response.content.decode()
@@ -80,7 +80,7 @@ async def test_supervisor_hangs_up_through_voipbin(sim, live_settings, make_pers
 async def test_agent_may_not_hang_up(sim, live_settings, make_persona):
     agent = await make_persona("agent1")
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing", owner_id=DEMO_AGENT1_ID)
-    await sync_to_async(remember)(call)
+    await database_sync_to_async(remember)(call)
     response = await post(agent, f"/calls/{call['id']}/hangup/")
     assert response.status_code == 403
     assert sim.state.get("call", call["id"])["status"] == "progressing"
@@ -89,7 +89,7 @@ async def test_agent_may_not_hang_up(sim, live_settings, make_persona):
 async def test_hang_up_of_another_customers_call_is_refused_here(sim, live_settings, make_persona):
     manager = await make_persona("manager")
     globex = sim.create_call(customer_id=OTHER_CUSTOMER_ID, status="progressing")
-    await sync_to_async(remember)(globex)
+    await database_sync_to_async(remember)(globex)
     response = await post(manager, f"/calls/{globex['id']}/hangup/")
     assert response.status_code == 404
     assert sim.state.get("call", globex["id"])["status"] == "progressing"
@@ -98,7 +98,7 @@ async def test_hang_up_of_another_customers_call_is_refused_here(sim, live_setti
 async def test_voipbin_refusal_is_shown(sim, live_settings, make_persona):
     manager = await make_persona("manager")
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing")
-    await sync_to_async(remember)(call)
+    await database_sync_to_async(remember)(call)
     live_settings.VOIPBIN_BASE_URL = "http://127.0.0.1:9"  # nothing listens: VoIPBIN unreachable
     response = await post(manager, f"/calls/{call['id']}/hangup/")
     assert response.status_code == 502
@@ -111,7 +111,7 @@ async def test_expired_token_on_hang_up_asks_to_sign_in_again(sim, live_settings
     manager.voipbin_token = sim.issue_token("manager", lifetime=-1)
     await manager.asave()
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing")
-    await sync_to_async(remember)(call)
+    await database_sync_to_async(remember)(call)
     response = await post(manager, f"/calls/{call['id']}/hangup/")
     assert response.status_code == 401
     assert "sign in again" in response.content.decode()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp import web
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.contrib.auth import SESSION_KEY
 from django.db import connection
 from django.shortcuts import resolve_url
@@ -273,7 +273,7 @@ async def test_token_is_encrypted_at_rest_and_never_shown_or_logged(voipbin, cap
     user = await User.objects.aget(username="manager")
     token = user.voipbin_token
     assert token.count(".") == 2  # a JWT, decrypted by the field
-    raw = await sync_to_async(raw_token_column)(user.pk)
+    raw = await database_sync_to_async(raw_token_column)(user.pk)
     assert raw
     assert token not in raw
     assert token.split(".")[1] not in raw  # not even the claims part

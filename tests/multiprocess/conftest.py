@@ -144,6 +144,7 @@ class Deployment:
     secret_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     token_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     processes: list[subprocess.Popen] = field(default_factory=list)
+    env_overrides: dict[str, str] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -161,7 +162,7 @@ class Deployment:
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("VOIPBIN_WS_URL", None)
-        return env
+        return {**env, **self.env_overrides}
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -173,6 +174,18 @@ class Deployment:
             text=True,
         )
         return result.stdout
+
+    def start_manage(self, *args: str) -> subprocess.Popen:
+        """A long-running management command (e.g. runrelay), stopped with the deployment."""
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.processes.append(process)
+        return process
 
     def start_web(self) -> tuple[int, subprocess.Popen]:
         port = free_port()
