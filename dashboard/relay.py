@@ -129,6 +129,7 @@ class Hub:
         self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        self._cut_off = False  # Redis was unreachable since the last maintenance round
 
     async def _start(self) -> None:
         self._started = True
@@ -217,6 +218,7 @@ class Hub:
             )
         except Exception as exc:  # Redis away: keep what we have, try again next round
             logger.warning("lease for user %s not checked: %s", entry.user.pk, exc)
+            self._cut_off = True
             return entry.upstream is not None
         if not ours:
             if entry.upstream is not None:
@@ -238,9 +240,14 @@ class Hub:
             await self.leases.release(lease_key(entry.user.pk), self.process_id)
 
     async def _maintain(self) -> None:
-        """Renew the leases we hold, take over those whose owner died, refresh group membership."""
+        """Renew the leases we hold, take over those whose owner died, refresh group membership.
+
+        After a round that found Redis unreachable, the first good round resyncs every local
+        tab from state: updates from other processes may have been lost meanwhile.
+        """
         while True:
             await asyncio.sleep(settings.RELAY_LEASE_SECONDS / 3)
+            was_cut_off, self._cut_off = self._cut_off, False
             for user_pk, entry in list(self.sessions.items()):
                 try:
                     if await self._claim(entry) and entry.last_state_html:
@@ -248,6 +255,10 @@ class Hub:
                     await self._join(user_pk)
                 except Exception:
                     logger.exception("relay maintenance for user %s failed", user_pk)
+            if was_cut_off and not self._cut_off:
+                logger.info("other processes reachable again: resyncing local tabs")
+                for user_pk in list(self.sessions):
+                    await self._resync_local(user_pk)
 
     # -- upstream ----------------------------------------------------------------------------
 
@@ -377,11 +388,14 @@ class Hub:
             )
         except Exception as exc:
             logger.warning("relay to other processes failed for user %s: %s", user_pk, exc)
+            self._cut_off = True
 
     async def _join(self, user_pk: int) -> None:
         if self.layer is not None and self.channel is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self.layer.group_add(relay_group(user_pk), self.channel)
+            except Exception:
+                self._cut_off = True
 
     async def _leave(self, user_pk: int) -> None:
         if self.layer is not None and self.channel is not None:
@@ -401,6 +415,7 @@ class Hub:
                 raise
             except Exception as exc:
                 failures += 1
+                self._cut_off = True
                 logger.warning("relay channel unavailable (%s); retrying", exc)
                 await asyncio.sleep(min(5.0, 0.2 * 2**failures))
                 continue

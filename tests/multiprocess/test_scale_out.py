@@ -121,6 +121,8 @@ async def test_redis_restart_is_survived_without_duplicates(sim, deployment):
         return tab_a.rows(probe["id"]) == 1 and tab_b.rows(probe["id"]) == 1
 
     await until(both_receive, timeout=30, interval=0.5)
+    # Tab B missed the call made while Redis was down; its process resynced it from state.
+    await until(lambda: any("<tbody" in f and during["id"] in f for f in tab_b.frames), timeout=10)
     assert manager_sessions(sim) == 1
     with psycopg.connect(deployment.database_url.replace("postgres://", "postgresql://", 1)) as db:
         ids = [row[0] for row in db.execute("SELECT id FROM dashboard_call")]
