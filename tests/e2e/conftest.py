@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import httpx
 import pytest
 
 from dashboard.management.commands.demo import daphne_command
+from tests.processes import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -34,25 +33,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {timeout}s")
 
 
 @dataclass
@@ -70,7 +50,7 @@ class Stack:
 def stack(tmp_path_factory) -> Iterator[Stack]:
     """Simulator (controls on, scenario paused) and the dashboard under daphne, on free ports."""
     var = tmp_path_factory.mktemp("var")
-    sim_port, web_port = _free_port(), _free_port()
+    sim_port, web_port = free_port(), free_port()
     env = {
         **os.environ,
         "DASHBOARD_VAR_DIR": str(var),
@@ -91,18 +71,13 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         )
     ]
     try:
-        _wait_for_port(sim_port, processes[0])
+        wait_for_port(sim_port, processes[0])
         processes.append(subprocess.Popen(daphne_command("127.0.0.1", web_port), env=env, cwd=ROOT))
-        _wait_for_port(web_port, processes[1])
+        wait_for_port(web_port, processes[1])
         yield Stack(web_url=f"http://127.0.0.1:{web_port}", sim_url=f"http://127.0.0.1:{sim_port}")
     finally:
         for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,8 @@ def subscribed(sim) -> bool:
     return all(c["topics"] for c in sim.stats()["open_connections"] if c["agent_id"] == DEMO_MANAGER_ID)
 
 
-async def test_one_session_per_user_every_tab_served_and_takeover(sim, deployment):
+async def two_tabs_on_two_processes(sim, deployment):
+    """The manager signed in, a tab on each of two web processes; the first process owns the session."""
     port_a, process_a = await asyncio.to_thread(deployment.start_web)
     port_b, _ = await asyncio.to_thread(deployment.start_web)
     key = await asyncio.to_thread(deployment.session_for, "manager", sim.issue_token("manager"))
@@ -73,6 +74,11 @@ async def test_one_session_per_user_every_tab_served_and_takeover(sim, deploymen
         lambda: tab_a.saw('data-state="live"') and manager_sessions(sim) == 1 and subscribed(sim), timeout=15
     )
     await tab_b.open()
+    return tab_a, tab_b, process_a
+
+
+async def test_one_session_per_user_every_tab_served_and_takeover(sim, deployment):
+    tab_a, tab_b, process_a = await two_tabs_on_two_processes(sim, deployment)
     await until(lambda: tab_b.saw('data-state="live"') and tab_b.saw("<tbody"), timeout=15)
     await asyncio.sleep(1)  # a second session would have connected by now
     assert manager_sessions(sim) == 1
@@ -96,15 +102,7 @@ async def test_one_session_per_user_every_tab_served_and_takeover(sim, deploymen
 
 
 async def test_redis_restart_is_survived_without_duplicates(sim, deployment):
-    port_a, _ = await asyncio.to_thread(deployment.start_web)
-    port_b, _ = await asyncio.to_thread(deployment.start_web)
-    key = await asyncio.to_thread(deployment.session_for, "manager", sim.issue_token("manager"))
-    tab_a, tab_b = Tab(port_a, key), Tab(port_b, key)
-    await tab_a.open()
-    await until(
-        lambda: tab_a.saw('data-state="live"') and subscribed(sim) and manager_sessions(sim) == 1, timeout=15
-    )
-    await tab_b.open()
+    tab_a, tab_b, _ = await two_tabs_on_two_processes(sim, deployment)
     await until(lambda: tab_b.saw("<tbody"), timeout=15)
     before = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="ringing")
     await until(lambda: tab_a.rows(before["id"]) == 1 and tab_b.rows(before["id"]) == 1, timeout=10)

@@ -77,6 +77,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             sim_command = [sys.executable, str(MANAGE), "voipbin_sim", "--controls", "--seed", str(seed)]
+            # Busier than VoIPBIN's quiet default, so the demo moves while someone watches.
+            sim_command += ["--calls-per-minute", "8", "--sms-per-minute", "3"]
+            sim_command += ["--agent-changes-per-minute", "2"]
             sim = subprocess.Popen([*sim_command, "--host", host, "--port", str(sim_port)], env=env)
             children.append(sim)
             _wait_for_port(host, sim_port, sim, timeout=30)
