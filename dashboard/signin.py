@@ -81,6 +81,10 @@ async def sign_in(*, username: str, password: str) -> User:
     if not created and user.has_usable_password():
         user.set_unusable_password()
         await user.asave(update_fields=["password"])
+    if existing is not None and existing.token_rejected_at is not None:
+        # Sessions still holding the refused token (in any process) are dead: end them, so the
+        # user's tabs reload and the next one opens an upstream session with the new token.
+        await end_user_session(user.pk)
     logger.info("VoIPBIN agent %s (%s) signed in as %s", user.username, agent_id, user.role.label)
     return user
 

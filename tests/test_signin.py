@@ -20,6 +20,7 @@ from django.db import connection
 from django.shortcuts import resolve_url
 from django.test import AsyncClient
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard.models import Role, User
 from dashboard.signin import SignInRefused, sign_in
@@ -344,3 +345,22 @@ async def test_logout_signs_out_even_when_ending_the_live_session_fails(voipbin,
     response = await client.post("/logout/")
     assert response.status_code == 302
     assert await session_user_pk(client) is None
+
+
+async def test_signing_in_after_a_refused_token_ends_the_dead_sessions(voipbin, monkeypatch):
+    ended = []
+
+    async def end_user_session(user_pk: int) -> None:
+        ended.append(user_pk)
+
+    monkeypatch.setattr("dashboard.signin.end_user_session", end_user_session)
+    client = AsyncClient()
+    await post_login(client, "manager")
+    assert ended == []  # a first sign-in has nothing to end
+    user = await User.objects.aget(username="manager")
+    user.token_rejected_at = timezone.now()
+    await user.asave()
+    await post_login(client, "manager")
+    assert ended == [user.pk]
+    await user.arefresh_from_db()
+    assert user.token_rejected_at is None
