@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from dashboard import rules
 from dashboard.crypto import EncryptedTextField
+from dashboard.rules.engine import DEFAULT_MIN_SENDER_DIGITS
+from dashboard.voipbin.events import Event, newer_than, parse_time
 from dashboard.voipbin.topics import Permission, Principal
 
 
@@ -144,3 +150,300 @@ class Call(LiveResource):
             "tm_answer": answered,
             "tm_hangup": parse_time(data.get("tm_hangup")),
         }
+
+
+# --- Auto-replies: accounts, messages, rules and what the relay did -----------------------------
+# The account relay (dashboard/accountrelay.py) keeps these; the decisions themselves are made by
+# the plain-Python engine in dashboard/rules/, which these models feed and record.
+
+
+class ReplyMode(models.TextChoices):
+    FIRST = rules.Mode.FIRST.value, "First matching rule only"
+    ALL = rules.Mode.ALL.value, "Every matching rule"
+
+
+def _default_markers() -> list[str]:
+    return list(rules.DEFAULT_AUTOMATED_TEXT_MARKERS)
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"“{value}” is not an IANA time zone such as Europe/Berlin.") from exc
+
+
+def validate_string_list(value: Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValidationError('Give a list of non-empty texts, e.g. ["+15555550100"].')
+
+
+def validate_numbers(value: Any) -> None:
+    validate_string_list(value)
+    if not value:
+        raise ValidationError("An account needs at least one of its phone numbers.")
+
+
+class Account(models.Model):
+    """A VoIPBIN account whose inbound SMS the relay answers, with its safety settings."""
+
+    name = models.CharField(max_length=120)
+    customer_id = models.CharField(max_length=64, unique=True)
+    access_key = EncryptedTextField(help_text="VoIPBIN access key of the account; stored encrypted")
+    numbers = models.JSONField(
+        default=list, validators=[validate_numbers], help_text='Our E.164 numbers, e.g. ["+15555550102"]'
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    enabled = models.BooleanField(default=True, help_text="Off: the relay neither listens nor replies")
+    mode = models.CharField(max_length=8, choices=ReplyMode.choices, default=ReplyMode.FIRST)
+    daily_cap = models.PositiveIntegerField(
+        default=rules.DEFAULT_DAILY_CAP, help_text="Most auto-replies one sender gets per local day"
+    )
+    automated_min_digits = models.PositiveIntegerField(
+        default=DEFAULT_MIN_SENDER_DIGITS, help_text="Senders with fewer digits are machines (short codes)"
+    )
+    automated_senders = models.JSONField(
+        default=list, blank=True, validators=[validate_string_list], help_text="Numbers never answered"
+    )
+    automated_markers = models.JSONField(
+        default=_default_markers,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="Texts that mark a message as machine-sent",
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+    def settings(self) -> rules.AccountSettings:
+        return rules.AccountSettings(
+            time_zone=ZoneInfo(self.time_zone),
+            own_numbers=frozenset(self.numbers),
+            automated=rules.AutomatedSenders(
+                min_digits=self.automated_min_digits,
+                senders=frozenset(self.automated_senders),
+                text_markers=tuple(self.automated_markers),
+            ),
+            daily_cap=self.daily_cap,
+        )
+
+    def clean(self) -> None:
+        try:
+            rules.validate_account(self.settings())
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            return  # the field validators report these
+        except rules.RuleError as exc:
+            field = {"min_digits": "automated_min_digits", "daily_cap": "daily_cap"}.get(exc.field or "")
+            raise ValidationError({field or NON_FIELD_ERRORS: exc.message}) from exc
+
+
+def _message_fields(data: dict[str, Any]) -> dict[str, Any]:
+    targets = data.get("targets") if isinstance(data.get("targets"), list) else []
+    first = targets[0] if targets and isinstance(targets[0], dict) else {}
+    return {
+        "customer_id": str(data.get("customer_id") or ""),
+        "status": str(first.get("status") or ""),
+        "tm_update": parse_time(data.get("tm_update")),
+        "direction": str(data.get("direction") or ""),
+        "source": _address(data.get("source"))[0],
+        "destination": _address(first.get("destination"))[0],
+        "text": str(data.get("text") or ""),
+        "tm_create": parse_time(data.get("tm_create")),
+    }
+
+
+class Message(LiveResource):
+    """An SMS as its newest event left it; ``status`` is the first target's."""
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL)
+    direction = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=128, blank=True)
+    destination = models.CharField(max_length=128, blank=True, help_text="The first target's number")
+    text = models.TextField(blank=True)
+    tm_create = models.DateTimeField(null=True, blank=True)
+    evaluated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the auto-reply rules ran on it (they run once per message)"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "source", "destination", "tm_create"])]
+
+    def __str__(self) -> str:
+        return f"{self.direction} SMS {self.source} → {self.destination}"
+
+    @classmethod
+    def upsert(cls, event: Event, *, account: Account | None) -> Message:
+        """Store the event's message, changing an existing row only if the event is newer."""
+        with transaction.atomic():
+            row = cls.objects.select_for_update().filter(pk=event.resource_id).first()
+            if row is None:
+                data = dict(event.data)
+                fields = _message_fields(data)
+                fields["customer_id"] = fields["customer_id"] or event.customer_id or ""
+                try:
+                    with transaction.atomic():  # a savepoint: another worker may insert it first
+                        return cls.objects.create(pk=event.resource_id, account=account, data=data, **fields)
+                except IntegrityError:
+                    row = cls.objects.select_for_update().get(pk=event.resource_id)
+            if newer_than(event.data, row.data):
+                row.data = {**row.data, **event.data}
+                for name, value in _message_fields(row.data).items():
+                    if value or name != "customer_id":
+                        setattr(row, name, value)
+                row.account = row.account or account
+                row.save()
+            return row
+
+
+def _strings(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise rules.RuleError("Give a list of texts.", field=field)
+    return tuple(value)
+
+
+def _windows(value: Any) -> tuple[rules.TimeWindow, ...]:
+    if not isinstance(value, list | tuple):
+        raise rules.RuleError("Time windows are a list.", field="windows")
+    windows = []
+    for item in value:
+        try:
+            weekdays = item["weekdays"]
+            if not isinstance(weekdays, list) or not all(isinstance(day, int) for day in weekdays):
+                raise TypeError
+            windows.append(
+                rules.TimeWindow(
+                    weekdays=frozenset(weekdays),
+                    start=time.fromisoformat(item["start"]),
+                    end=time.fromisoformat(item["end"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise rules.RuleError(
+                'Each time window is {"weekdays": [0, …, 6], "start": "HH:MM", "end": "HH:MM"}.',
+                field="windows",
+            ) from exc
+    return tuple(windows)
+
+
+# The engine's name for a field, where the model's differs.
+_RULE_FIELDS = {"cooldown": "cooldown_minutes"}
+
+
+class Rule(models.Model):
+    """One auto-reply: the conditions an inbound SMS must meet, and the text sent back."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=120)
+    enabled = models.BooleanField(default=True)
+    order = models.IntegerField(default=0, help_text="Rules run in this order, lowest first")
+    reply = models.TextField(help_text="Placeholders: {sender}, {our_number}, {time}")
+    keywords = models.JSONField(default=list, blank=True)
+    whole_word = models.BooleanField(default=False)
+    exact_text = models.CharField(max_length=500, blank=True)
+    regex = models.CharField(max_length=500, blank=True, help_text="RE2 syntax")
+    senders_in = models.JSONField(default=list, blank=True)
+    senders_not_in = models.JSONField(default=list, blank=True)
+    receiving_numbers = models.JSONField(default=list, blank=True)
+    windows = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"weekdays": [0, 1, 2, 3, 4], "start": "09:00", "end": "17:00"}]',
+    )
+    outside_windows = models.BooleanField(default=False)
+    first_message_only = models.BooleanField(default=False)
+    cooldown_minutes = models.PositiveIntegerField(default=60)
+
+    class Meta:
+        ordering = ("order", "pk")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_engine(self) -> rules.Rule:
+        """The engine's rule; raises ``RuleError`` for JSON fields of the wrong shape."""
+        return rules.Rule(
+            id=self.pk or 0,
+            name=self.name,
+            reply=self.reply,
+            order=self.order,
+            enabled=self.enabled,
+            cooldown=timedelta(minutes=self.cooldown_minutes or 0),
+            conditions=rules.Conditions(
+                keywords=_strings(self.keywords, "keywords"),
+                whole_word=self.whole_word,
+                exact_text=self.exact_text or None,
+                regex=self.regex or None,
+                senders_in=_strings(self.senders_in, "senders_in"),
+                senders_not_in=_strings(self.senders_not_in, "senders_not_in"),
+                receiving_numbers=_strings(self.receiving_numbers, "receiving_numbers"),
+                windows=_windows(self.windows),
+                outside_windows=self.outside_windows,
+                first_message_only=self.first_message_only,
+            ),
+        )
+
+    def clean(self) -> None:
+        try:
+            rules.validate_rule(self.to_engine())
+        except rules.RuleError as exc:
+            field = _RULE_FIELDS.get(exc.field or "", exc.field)
+            raise ValidationError({field or NON_FIELD_ERRORS: exc.message}) from exc
+
+
+class AutoReplyStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class AutoReply(models.Model):
+    """A reply claimed before it is sent: the row exists first, so no message is answered twice.
+
+    Rules and accounts are protected while replies point at them: the history of what we sent
+    feeds the cooldown and the daily cap, so disable a rule rather than delete it.
+    """
+
+    inbound_message_id = models.CharField(max_length=64)
+    rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="auto_replies")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="auto_replies")
+    sender = models.CharField(max_length=128, help_text="Who wrote to us, and gets the reply")
+    our_number = models.CharField(max_length=128, help_text="The number that received it, and replies")
+    reply_text = models.TextField()
+    status = models.CharField(max_length=8, choices=AutoReplyStatus.choices, default=AutoReplyStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    reply_message_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "auto-replies"
+        constraints = [
+            models.UniqueConstraint(fields=["inbound_message_id", "rule"], name="one_auto_reply_per_rule")
+        ]
+        indexes = [models.Index(fields=["account", "sender", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"reply to {self.sender} ({self.status})"
+
+
+class RuleDecisionLog(models.Model):
+    """What one rule did with one message, and why (the engine's ``Decision``)."""
+
+    ALREADY_ANSWERED = "already_answered"
+
+    message_id = models.CharField(max_length=64, db_index=True)
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL)
+    rule_name = models.CharField(max_length=120, blank=True, help_text="Kept when the rule is deleted")
+    reason = models.CharField(max_length=32)
+    # The Decision's ``check``; that name is taken by ``Model.check()``.
+    check_name = models.CharField(max_length=32, blank=True, help_text="The condition or guard that decided")
+    detail = models.TextField(blank=True)
+    until = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.rule_name}: {self.reason}"

@@ -1,6 +1,7 @@
 """``manage.py runrelay``: the always-on account relay, outside the web processes.
 
 Keeps the configured account's upstream session (the status page's counts)
+and the auto-reply sessions of every enabled ``Account`` (``AccountRelay``),
 and publishes through the channel layer, so it needs ``REDIS_URL`` to reach
 the web processes. Stops cleanly on SIGTERM and SIGINT. Touches a heartbeat
 file for health checks.
@@ -16,6 +17,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from dashboard.accountrelay import AccountRelay
 from dashboard.monitor import HEARTBEAT_SECONDS, get_monitor, stop_monitor
 
 
@@ -41,8 +43,11 @@ class Command(BaseCommand):
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         monitor = get_monitor()
+        auto_replies = AccountRelay()
         self.stdout.write(f"relay running for customer {settings.VOIPBIN_ACCOUNT_CUSTOMER_ID}")
         try:
+            await auto_replies.start()
+            self.stdout.write(f"auto-replies running for {len(auto_replies.sessions)} account(s)")
             while not stopping.is_set():
                 if time.time() - monitor.heartbeat_at < 3 * HEARTBEAT_SECONDS:
                     await asyncio.to_thread(heartbeat.touch)
@@ -52,4 +57,5 @@ class Command(BaseCommand):
                 except TimeoutError:
                     pass
         finally:
+            await auto_replies.close()
             await stop_monitor()

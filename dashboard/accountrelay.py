@@ -1,0 +1,135 @@
+"""The always-on account relay: one VoIPBIN session per enabled ``Account``, answering inbound SMS.
+
+Runs in ``manage.py runrelay``. Every message event is stored; inbound ones go through
+``autoreply.handle_inbound`` in a task this relay owns, so a slow send never stalls the socket.
+After each (re)connection the recent messages are fetched over REST and the inbound ones not yet
+evaluated are handled: the database decides what was already answered, so overlap is harmless.
+Accounts are read at ``start()``; adding or enabling one takes effect on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from dashboard.autoreply import handle_inbound, is_inbound_message
+from dashboard.clients import rest_client, session_options
+from dashboard.models import Account, Message
+from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
+from dashboard.voipbin.rest import VoipbinError
+from dashboard.voipbin.topics import Principal, principal_topics
+from dashboard.voipbin.upstream import UpstreamSession
+
+logger = logging.getLogger(__name__)
+
+BACKFILL_LIMIT = 100
+BACKFILL_MAX_AGE = timedelta(minutes=15)
+
+
+class AccountRelay:
+    """Owns the sessions of every enabled account and every task handling their messages."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        backfill_limit: int = BACKFILL_LIMIT,
+        backfill_max_age: timedelta = BACKFILL_MAX_AGE,
+        **options: Any,
+    ) -> None:
+        self._url = url or settings.VOIPBIN_WS_URL
+        self._backfill_limit = backfill_limit
+        self._backfill_max_age = backfill_max_age
+        self._options = options
+        self.sessions: dict[int, UpstreamSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending(self) -> int:
+        """Messages being handled right now (tests wait for zero)."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        accounts = await database_sync_to_async(lambda: list(Account.objects.filter(enabled=True)))()
+        for account in accounts:
+            principal = Principal(customer_id=account.customer_id, access_key=True)
+            session = UpstreamSession(
+                self._url,
+                accesskey=account.access_key,
+                topics=principal_topics(principal, ("message",)),
+                on_event=lambda event, account=account: self._on_event(event, account=account),
+                on_connected=lambda session, reconnected, account=account: self._backfill(account=account),
+                name=f"autoreply:{account.customer_id[:8]}",
+                **{**session_options(), **self._options},
+            )
+            self.sessions[account.pk] = session
+            session.start()
+
+    async def close(self) -> None:
+        """Stop the sessions, then cancel and await every message still being handled."""
+        sessions, self.sessions = list(self.sessions.values()), {}
+        for session in sessions:
+            await session.close()
+        tasks, self._tasks = list(self._tasks), set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_event(self, event: Event, *, account: Account) -> None:
+        if event.resource == "message" and event.resource_id:
+            self._spawn(self._handle(event, account=account), name=f"autoreply:{event.resource_id}")
+
+    async def _handle(self, event: Event, *, account: Account) -> None:
+        try:
+            if is_inbound_message(event):
+                await handle_inbound(event, account=account)
+            else:
+                await database_sync_to_async(Message.upsert)(event, account=account)
+        except Exception:  # one bad message must not end the relay: log it and go on
+            logger.exception("auto-reply handling of message %s failed", event.resource_id)
+
+    async def _backfill(self, *, account: Account) -> None:
+        """Handle recent inbound messages that arrived while no session was listening.
+
+        Older ones are left alone: an auto-reply hours late does more harm than none.
+        """
+        try:
+            async with rest_client(accesskey=account.access_key) as client:
+                items = await client.list("messages", limit=self._backfill_limit)
+        except VoipbinError as exc:
+            logger.warning("auto-reply backfill for %s failed: %s", account, exc.message)
+            return
+        oldest = timezone.now() - self._backfill_max_age
+        events: list[Event] = []
+        for item in items:
+            try:
+                event = normalize(item)
+            except FrameError:
+                continue
+            created = parse_time(item.get("tm_create"))
+            if is_inbound_message(event) and created is not None and created >= oldest:
+                events.append(event)
+        ids = [event.resource_id for event in events]
+        done = await database_sync_to_async(
+            lambda: set(
+                Message.objects.filter(pk__in=ids, evaluated_at__isnull=False).values_list("pk", flat=True)
+            )
+        )()
+        for event in reversed(events):  # oldest first, as they arrived
+            if event.resource_id not in done:
+                await self._handle(event, account=account)

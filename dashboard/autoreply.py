@@ -1,0 +1,241 @@
+"""Auto-replies to inbound SMS: the engine decides, the database guarantees, VoIPBIN sends.
+
+A message is evaluated once: under a lock on the account's row (PostgreSQL; SQLite serialises
+writers anyway), the message is stored, the rules run, every decision is logged and each reply is
+claimed by inserting its ``AutoReply`` row, all in one transaction. Only then is anything sent. The
+unique (message, rule) constraint is the last word: a duplicate event, a second relay worker or a
+retry after a crash finds the row taken and sends nothing. A reply whose outcome is unknown (a
+timeout, a crash mid-send) is never sent again: a customer missing one auto-reply is better than one
+who gets two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from channels.db import database_sync_to_async
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from dashboard import rules
+from dashboard.clients import rest_client
+from dashboard.models import (
+    Account,
+    AutoReply,
+    AutoReplyStatus,
+    Message,
+    RuleDecisionLog,
+)
+from dashboard.voipbin.events import Event, FrameError, normalize
+from dashboard.voipbin.rest import RateLimited, ServerError, VoipbinError, VoipbinTimeout
+
+logger = logging.getLogger(__name__)
+
+SEND_ATTEMPTS = 3
+RETRY_BASE_SECONDS = 0.5
+RETRY_CAP_SECONDS = 5.0
+
+
+def is_inbound_message(event: Event) -> bool:
+    return (
+        event.resource == "message" and bool(event.resource_id) and event.data.get("direction") == "inbound"
+    )
+
+
+async def handle_inbound(event: Event, *, account: Account) -> list[AutoReply]:
+    """Store an inbound SMS, run the account's rules once, and send what they decided.
+
+    Returns the replies this call claimed and tried to send (empty for a message already handled).
+    """
+    if not is_inbound_message(event):
+        return []
+    accesskey, claimed = await database_sync_to_async(_decide)(event, account_id=account.pk)
+    return [await _send(reply, accesskey=accesskey) for reply in claimed]
+
+
+# --- deciding (sync, in one transaction) ---------------------------------------------------------
+
+
+def _decide(event: Event, *, account_id: int) -> tuple[str, list[AutoReply]]:
+    with transaction.atomic():
+        account = Account.objects.select_for_update().filter(pk=account_id, enabled=True).first()
+        if account is None:
+            return "", []
+        message = Message.upsert(event, account=account)
+        if message.evaluated_at is not None or not message.source:
+            return account.access_key, []
+        now = timezone.now()
+        inbound = rules.InboundMessage(
+            id=message.pk,
+            sender=message.source,
+            receiving_number=message.destination or next(iter(account.numbers), ""),
+            text=message.text,
+            received_at=message.tm_create or now,
+            first_in_conversation=_first_in_conversation(message, account=account),
+        )
+        engine_rules: list[rules.Rule] = []
+        logs: list[RuleDecisionLog] = []
+        for row in account.rules.all():
+            try:
+                engine_rules.append(row.to_engine())
+            except rules.RuleError as exc:  # stored JSON of the wrong shape: say so, skip the rule
+                logs.append(
+                    RuleDecisionLog(
+                        message_id=message.pk,
+                        rule=row,
+                        rule_name=row.name,
+                        reason=rules.Reason.INVALID_RULE,
+                        check_name=exc.field or "",
+                        detail=f"The rule cannot run: {exc.message}",
+                        created=now,
+                    )
+                )
+        evaluation = rules.evaluate(
+            inbound,
+            engine_rules,
+            mode=account.mode,
+            account=account.settings(),
+            history=_history(account, sender=message.source, rules_=engine_rules, now=now),
+            now=now,
+        )
+        claimed: list[AutoReply] = []
+        for decision in evaluation.decisions:
+            reason, detail = str(decision.reason), decision.detail
+            if decision.fired:
+                reply = _claim(decision, inbound=inbound, account=account, now=now)
+                if reply is None:
+                    reason = RuleDecisionLog.ALREADY_ANSWERED
+                    detail = "This message was already answered with this rule; nothing sent again."
+                else:
+                    claimed.append(reply)
+            logs.append(
+                RuleDecisionLog(
+                    message_id=message.pk,
+                    rule_id=decision.rule_id,
+                    rule_name=decision.rule_name,
+                    reason=reason,
+                    check_name=decision.check or "",
+                    detail=detail,
+                    until=decision.until,
+                    created=now,
+                )
+            )
+        RuleDecisionLog.objects.bulk_create(logs)
+        message.evaluated_at = now
+        message.save(update_fields=["evaluated_at"])
+        return account.access_key, claimed
+
+
+def _first_in_conversation(message: Message, *, account: Account) -> bool:
+    """No earlier message, either way, between this sender and the number they wrote to."""
+    sender, ours = message.source, message.destination
+    earlier = Message.objects.filter(account=account).exclude(pk=message.pk)
+    earlier = earlier.filter(Q(source=sender, destination=ours) | Q(source=ours, destination=sender))
+    if message.tm_create is not None:
+        earlier = earlier.filter(tm_create__lt=message.tm_create)
+    return not earlier.exists()
+
+
+def _history(
+    account: Account, *, sender: str, rules_: list[rules.Rule], now: datetime
+) -> list[rules.PastReply]:
+    """Replies that can still matter: today's (the cap) and those within the longest cooldown.
+
+    Pending replies count: their outcome is unknown, so they must hold the cooldown like sent ones.
+    """
+    zone = ZoneInfo(account.time_zone)
+    day_start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
+    longest = max((rule.cooldown for rule in rules_), default=timedelta(0))
+    rows = AutoReply.objects.filter(
+        account=account,
+        sender=sender,
+        status__in=(AutoReplyStatus.SENT, AutoReplyStatus.PENDING),
+        created_at__gte=day_start - longest,
+    )
+    return [
+        rules.PastReply(rule_id=row.rule_id, sender=row.sender, sent_at=row.sent_at or row.created_at)
+        for row in rows
+    ]
+
+
+def _claim(
+    decision: rules.Decision, *, inbound: rules.InboundMessage, account: Account, now: datetime
+) -> AutoReply | None:
+    """Insert the reply's row, or None when it exists: someone else answers (or answered) it."""
+    try:
+        with transaction.atomic():  # a savepoint: losing the race must not undo the decision logs
+            return AutoReply.objects.create(
+                inbound_message_id=inbound.id,
+                rule_id=decision.rule_id,
+                account=account,
+                sender=inbound.sender,
+                our_number=inbound.receiving_number,
+                reply_text=decision.reply_text or "",
+                created_at=now,
+            )
+    except IntegrityError:
+        logger.info("message %s already answered by rule %s", inbound.id, decision.rule_id)
+        return None
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def _retryable(exc: VoipbinError) -> bool:
+    """429 and 5xx were refused before sending; an unreadable 2xx answer may have been sent."""
+    if isinstance(exc, RateLimited):
+        return True
+    return isinstance(exc, ServerError) and (exc.status_code or 500) >= 500
+
+
+def _delay(exc: VoipbinError, attempt: int) -> float:
+    retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+    if retry_after is not None:
+        return min(retry_after, RETRY_CAP_SECONDS)
+    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
+
+
+async def _send(reply: AutoReply, *, accesskey: str) -> AutoReply:
+    """Send once, retrying only refusals; a timeout is final because the SMS may have gone out."""
+    attempts, error = 0, ""
+    sent: dict[str, Any] | None = None
+    async with rest_client(accesskey=accesskey) as client:
+        while sent is None and not error:
+            attempts += 1
+            try:
+                sent = await client.send_message(
+                    source=reply.our_number, destinations=[reply.sender], text=reply.reply_text
+                )
+            except VoipbinTimeout as exc:
+                error = f"{exc.message}. Not sent again: the customer may have it already."
+            except VoipbinError as exc:
+                if _retryable(exc) and attempts < SEND_ATTEMPTS:
+                    await asyncio.sleep(_delay(exc, attempts - 1))
+                else:
+                    error = exc.message
+    if sent is not None:
+        reply.status, reply.sent_at = AutoReplyStatus.SENT, timezone.now()
+        reply.reply_message_id = str(sent.get("id") or "")
+        logger.info("auto-reply %s sent to %s", reply.pk, reply.sender)
+    else:
+        reply.status, reply.error = AutoReplyStatus.FAILED, error
+        logger.warning("auto-reply %s to %s failed: %s", reply.pk, reply.sender, error)
+    reply.attempts = attempts
+    await database_sync_to_async(_finish)(reply, sent)
+    return reply
+
+
+def _finish(reply: AutoReply, sent: dict[str, Any] | None) -> None:
+    reply.save(update_fields=["status", "sent_at", "reply_message_id", "error", "attempts"])
+    if sent is not None and sent.get("id"):
+        try:
+            event = normalize(sent)
+        except FrameError:
+            return
+        Message.upsert(event, account=reply.account)  # the conversation now includes our reply

@@ -1,0 +1,274 @@
+"""Auto-replies end to end: the account relay, the engine, the database and the simulator's REST.
+
+Every reply is counted where it matters, in the simulator's list of messages VoIPBIN accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from channels.db import database_sync_to_async
+from django.core.exceptions import ValidationError
+
+from dashboard.accountrelay import AccountRelay
+from dashboard.autoreply import handle_inbound
+from dashboard.models import Account, AutoReply, AutoReplyStatus, Message, Rule, RuleDecisionLog
+from dashboard.simulator.accounts import (
+    DEMO_ACCESS_KEY,
+    DEMO_CUSTOMER_ID,
+    DEMO_NUMBERS,
+    DEMO_SALES_NUMBER,
+    DEMO_SMS_NUMBER,
+)
+from dashboard.voipbin.events import Event, normalize
+from tests.waiting import until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SENDER = "+15551234567"
+REPLY = "Thanks {sender}! {our_number} got your message at {time}."
+
+
+@pytest.fixture
+def account(live_settings) -> Account:
+    """Acme, as its admin would set it up: every demo number ours, Berlin time."""
+    return Account.objects.create(
+        name="Acme",
+        customer_id=DEMO_CUSTOMER_ID,
+        access_key=DEMO_ACCESS_KEY,
+        numbers=list(DEMO_NUMBERS),
+        time_zone="Europe/Berlin",
+    )
+
+
+@pytest.fixture
+def rule(account: Account) -> Rule:
+    """Answers every message (no conditions), at most once an hour per sender."""
+    return Rule.objects.create(account=account, name="Hello", order=1, reply=REPLY)
+
+
+@pytest.fixture
+async def relays(account: Account) -> AsyncIterator[list[AccountRelay]]:
+    """Account relays started by the test; all closed, and checked idle, afterwards."""
+    started: list[AccountRelay] = []
+    yield started
+    for relay in started:
+        await relay.close()
+        assert relay.pending == 0
+        assert relay.sessions == {}
+
+
+async def start_relay(sim: Any, relays: list[AccountRelay]) -> AccountRelay:
+    relay = AccountRelay()
+    relays.append(relay)
+    await relay.start()
+    assert len(relay.sessions) == 1
+    await until(lambda: len(_subscribed(sim)) == len(relays))
+    return relay
+
+
+def _subscribed(sim: Any) -> list[dict[str, Any]]:
+    return [c for c in sim.stats()["open_connections"] if c["topics"]]
+
+
+async def sent(sim: Any) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        return (await http.get("/_sim/sent")).json()["result"]
+
+
+async def receive_sms(sim: Any, *, source: str = SENDER, text: str = "Hello?") -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        response = await http.post("/_sim/sms", json={"source": source, "text": text})
+    response.raise_for_status()
+    return response.json()
+
+
+def inbound_event(sim: Any, *, source: str = SENDER, text: str = "Hello?") -> Event:
+    """An inbound SMS as the relay would receive it, for calling ``handle_inbound`` directly."""
+    return normalize(sim.receive_sms(source=source, text=text))
+
+
+@database_sync_to_async
+def replies() -> list[AutoReply]:
+    return list(AutoReply.objects.order_by("pk"))
+
+
+@database_sync_to_async
+def decisions(message_id: str) -> list[RuleDecisionLog]:
+    return list(RuleDecisionLog.objects.filter(message_id=message_id).order_by("pk"))
+
+
+async def settled(relays: list[AccountRelay]) -> None:
+    """Every relay idle for a moment: any second reply would have been sent by now."""
+    for _ in range(3):
+        await until(lambda: all(relay.pending == 0 for relay in relays))
+        await asyncio.sleep(0.1)
+
+
+async def test_inbound_sms_gets_exactly_one_reply_with_placeholders_filled(sim, rule, relays):
+    await start_relay(sim, relays)
+
+    message = await receive_sms(sim)
+
+    await until(lambda: _sent_reply_exists(), timeout=10)
+    await settled(relays)
+    [reply] = await replies()
+    assert reply.status == AutoReplyStatus.SENT
+    assert reply.inbound_message_id == message["id"]
+    assert reply.attempts == 1
+    at = reply.created_at.astimezone(ZoneInfo("Europe/Berlin"))
+    expected = f"Thanks {SENDER}! {DEMO_SMS_NUMBER} got your message at {at:%H:%M}."
+    [out] = await sent(sim)
+    assert out["customer_id"] == DEMO_CUSTOMER_ID
+    assert out["message_id"] == reply.reply_message_id
+    assert out["body"] == {
+        "source": {"type": "tel", "target": DEMO_SMS_NUMBER},
+        "destinations": [{"type": "tel", "target": SENDER}],
+        "text": expected,
+    }
+    stored = await database_sync_to_async(Message.objects.get)(pk=message["id"])
+    assert (stored.direction, stored.source, stored.destination) == ("inbound", SENDER, DEMO_SMS_NUMBER)
+    assert stored.evaluated_at is not None
+
+
+@database_sync_to_async
+def _sent_reply_exists() -> bool:
+    return AutoReply.objects.filter(status=AutoReplyStatus.SENT).exists()
+
+
+async def test_same_event_handled_twice_sends_once(sim, rule, account):
+    event = inbound_event(sim)
+
+    first = await handle_inbound(event, account=account)
+    again = await handle_inbound(event, account=account)
+    together = await asyncio.gather(*(handle_inbound(event, account=account) for _ in range(3)))
+
+    assert [reply.status for reply in first] == [AutoReplyStatus.SENT]
+    assert again == []
+    assert together == [[], [], []]
+    assert len(await sent(sim)) == 1
+    assert len(await replies()) == 1
+
+
+async def test_unique_constraint_stops_a_second_send_even_if_the_message_is_evaluated_again(
+    sim, rule, account
+):
+    """The last line of defence: with no cooldown and the message evaluated afresh, the row decides."""
+    await database_sync_to_async(Rule.objects.filter(pk=rule.pk).update)(cooldown_minutes=0)
+    event = inbound_event(sim)
+    await handle_inbound(event, account=account)
+    await database_sync_to_async(Message.objects.filter(pk=event.resource_id).update)(evaluated_at=None)
+
+    assert await handle_inbound(event, account=account) == []
+
+    assert len(await sent(sim)) == 1
+    assert len(await replies()) == 1
+    logs = await decisions(event.resource_id)
+    assert [log.reason for log in logs] == ["fired", RuleDecisionLog.ALREADY_ANSWERED]
+
+
+async def test_two_relays_on_the_same_account_send_one_reply(sim, rule, relays):
+    await start_relay(sim, relays)
+    await start_relay(sim, relays)
+
+    await receive_sms(sim)
+
+    await until(lambda: _sent_reply_exists(), timeout=10)
+    await settled(relays)
+    assert len(await sent(sim)) == 1
+    assert len(await replies()) == 1
+
+
+@pytest.mark.parametrize(
+    ("source", "check"),
+    [
+        ("12345", "automated_sender"),  # a short code: another machine
+        (DEMO_SALES_NUMBER, "own_number"),  # one of our numbers writing to another
+    ],
+)
+async def test_loop_guard_never_answers_machines_or_ourselves(sim, rule, account, source, check):
+    event = inbound_event(sim, source=source)
+
+    assert await handle_inbound(event, account=account) == []
+
+    assert await sent(sim) == []
+    assert await replies() == []
+    [log] = await decisions(event.resource_id)
+    assert (log.reason, log.check_name, log.rule_id) == ("loop_guard", check, rule.pk)
+    assert source in log.detail
+
+
+async def test_second_message_within_cooldown_gets_no_reply(sim, rule, account):
+    first = inbound_event(sim, text="Hello?")
+    second = inbound_event(sim, text="Anyone there?")
+
+    await handle_inbound(first, account=account)
+    assert await handle_inbound(second, account=account) == []
+
+    assert len(await sent(sim)) == 1
+    [log] = await decisions(second.resource_id)
+    assert log.reason == "cooldown"
+    [reply] = await replies()
+    assert log.until == reply.sent_at + rule.to_engine().cooldown
+
+
+async def test_payment_required_fails_the_reply_without_retrying(sim, rule, account):
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        response = await http.post(
+            "/_sim/balance", json={"customer_id": DEMO_CUSTOMER_ID, "insufficient": True}
+        )
+    response.raise_for_status()
+    event = inbound_event(sim)
+
+    [reply] = await handle_inbound(event, account=account)
+
+    assert await sent(sim) == []
+    [stored] = await replies()
+    assert stored.pk == reply.pk
+    assert stored.status == AutoReplyStatus.FAILED
+    assert stored.error == "the account balance is too low to send this message"
+    assert stored.attempts == 1
+    assert await handle_inbound(event, account=account) == []  # a failure is final, too
+
+
+async def test_relay_backfills_a_message_that_arrived_while_it_was_down(sim, rule, relays):
+    message = await receive_sms(sim)  # nobody listening yet
+
+    await start_relay(sim, relays)
+
+    await until(lambda: _sent_reply_exists(), timeout=10)
+    await settled(relays)
+    [reply] = await replies()
+    assert reply.inbound_message_id == message["id"]
+    assert len(await sent(sim)) == 1
+
+
+def test_invalid_regex_is_refused_on_the_regex_field_with_re2s_reason(account):
+    rule = Rule(account=account, name="Broken", reply="Hi", regex="(unclosed")
+
+    with pytest.raises(ValidationError) as caught:
+        rule.full_clean()
+
+    assert caught.value.message_dict == {"regex": ["Invalid regular expression: missing ): (unclosed"]}
+
+
+def test_admin_never_shows_the_access_key_and_a_blank_one_keeps_it(admin_client, account):
+    page = admin_client.get(f"/admin/dashboard/account/{account.pk}/change/")
+
+    assert page.status_code == 200
+    assert 'type="password"' in page.content.decode()
+    assert DEMO_ACCESS_KEY not in page.content.decode()
+    form = page.context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if name != "access_key"}
+    data.update(numbers='["+15555550102"]', automated_senders="[]", automated_markers='["noreply"]')
+    saved = admin_client.post(f"/admin/dashboard/account/{account.pk}/change/", {**data, "access_key": ""})
+
+    assert saved.status_code == 302, saved.context["adminform"].form.errors if saved.context else saved
+    account.refresh_from_db()
+    assert account.access_key == DEMO_ACCESS_KEY
+    assert account.numbers == ["+15555550102"]
