@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dashboard.simulator.accounts import DEMO_PASSWORD
+from dashboard.simulator.accounts import DEMO_PASSWORD, DEMO_SMS_NUMBER
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
@@ -75,6 +76,7 @@ class Command(BaseCommand):
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, stop)
+        call_command("seed_demo")
         try:
             sim_command = [sys.executable, str(MANAGE), "voipbin_sim", "--controls", "--seed", str(seed)]
             # Busier than VoIPBIN's quiet default, so the demo moves while someone watches.
@@ -86,12 +88,16 @@ class Command(BaseCommand):
             web = subprocess.Popen(daphne_command(host, port), env=env, cwd=settings.BASE_DIR)
             children.append(web)
             _wait_for_port(host, port, web, timeout=60)
+            # Answers inbound SMS with the account's rules even when nobody has a page open.
+            children.append(subprocess.Popen([sys.executable, str(MANAGE), "runrelay"], env=env))
             self.stdout.write(
                 self.style.SUCCESS("\nVoIPBIN dashboard demo is running\n")
                 + f"  Dashboard:   http://{host}:{port}/\n"
                 + f"  Demo login:  manager / {DEMO_PASSWORD}"
                 + "   (supervisor; also admin, agent1, agent2, agent3)\n"
                 + f"  Simulator:   {sim_url}   (stands in for VoIPBIN, seed {seed})\n"
+                + f"  Auto-reply:  SMS saying 'help' to {DEMO_SMS_NUMBER} get one\n"
+                + f"  Admin panel: http://{host}:{port}/admin/  operator / {DEMO_PASSWORD}  (rules)\n"
                 + "  Press Ctrl-C to stop everything.\n"
             )
             while all(child.poll() is None for child in children):

@@ -1,15 +1,16 @@
-"""``manage.py runrelay``: the always-on account relay, outside the web processes.
+"""``manage.py runrelay``: the always-on account relay.
 
-Keeps the configured account's upstream session (the status page's counts)
-and the auto-reply sessions of every enabled ``Account`` (``AccountRelay``),
-and publishes through the channel layer, so it needs ``REDIS_URL`` to reach
-the web processes. Stops cleanly on SIGTERM and SIGINT. Touches a heartbeat
-file for health checks.
+Answers inbound SMS for every enabled ``Account`` (``AccountRelay``) even when nobody has
+the dashboard open. In production (``RELAY_IN_WEB=false``) it also keeps the configured
+account's status-page session and publishes it to the web processes through Redis; in the
+embedded default the web process keeps that session itself and this worker only answers.
+Stops cleanly on SIGTERM and SIGINT. Touches a heartbeat file for health checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ from dashboard.monitor import HEARTBEAT_SECONDS, get_monitor, stop_monitor
 
 
 class Command(BaseCommand):
-    help = "Run the always-on account relay (use with REDIS_URL and RELAY_IN_WEB=false on the web processes)."
+    help = "Run the always-on account relay: auto-replies, and the status page's session in production."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -32,30 +33,35 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, heartbeat_file: str, **options: object) -> None:
-        if not settings.REDIS_URL:
-            raise CommandError("runrelay publishes to the web processes through Redis: set REDIS_URL")
-        asyncio.run(self._run(Path(heartbeat_file)))
+        keeps_status = not settings.RELAY_IN_WEB
+        if keeps_status and not settings.REDIS_URL:
+            raise CommandError(
+                "with RELAY_IN_WEB=false this worker feeds the web processes' status page through Redis: "
+                "set REDIS_URL"
+            )
+        asyncio.run(self._run(Path(heartbeat_file), keeps_status=keeps_status))
         self.stdout.write("relay stopped")
 
-    async def _run(self, heartbeat: Path) -> None:
+    async def _run(self, heartbeat: Path, *, keeps_status: bool) -> None:
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
-        monitor = get_monitor()
+        monitor = get_monitor() if keeps_status else None
         auto_replies = AccountRelay()
-        self.stdout.write(f"relay running for customer {settings.VOIPBIN_ACCOUNT_CUSTOMER_ID}")
+        if monitor is not None:
+            self.stdout.write(f"status session for customer {settings.VOIPBIN_ACCOUNT_CUSTOMER_ID}")
         try:
             await auto_replies.start()
             self.stdout.write(f"auto-replies running for {len(auto_replies.sessions)} account(s)")
             while not stopping.is_set():
-                if time.time() - monitor.heartbeat_at < 3 * HEARTBEAT_SECONDS:
+                healthy = monitor is None or time.time() - monitor.heartbeat_at < 3 * HEARTBEAT_SECONDS
+                if healthy:
                     await asyncio.to_thread(heartbeat.touch)
-                try:
+                with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         await stopping.wait()
-                except TimeoutError:
-                    pass
         finally:
             await auto_replies.close()
-            await stop_monitor()
+            if monitor is not None:
+                await stop_monitor()
