@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 
 from dashboard.models import Call
 from dashboard.voipbin.events import Event, newer_than
+from dashboard.voipbin.topics import resource_topics
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,12 @@ class Change:
     @property
     def topics(self) -> list[str]:
         """The topics under which VoIPBIN publishes this row (page sockets filter on them)."""
-        rid = self.row.pk
-        found = [f"customer_id:{self.row.customer_id}:{self.resource}:{rid}"]
-        if self.row.owner_agent_id:
-            found.append(f"agent_id:{self.row.owner_agent_id}:{self.resource}:{rid}")
-        return found
+        return resource_topics(
+            resource=self.resource,
+            resource_id=self.row.pk,
+            customer_id=self.row.customer_id,
+            owner_agent_id=self.row.owner_agent_id,
+        )
 
 
 def apply_event(event: Event) -> Change | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dashboard.voipbin.topics import format_topic
+from dashboard.voipbin.topics import resource_topics
 
 logger = logging.getLogger(__name__)
 
@@ -90,17 +90,16 @@ class Event:
     def topics(self) -> list[str]:
         """Concrete topics this event belongs to, for filtering against subscriptions."""
         rid = self.resource_id or "*"
-        found = []
-        if self.topic:
-            found.append(self.topic)
         resource = "queue" if self.resource == "queuecall" and self.data.get("queue_id") else self.resource
         if resource == "queue":
             rid = str(self.data.get("queue_id") or rid)
-        if self.customer_id:
-            found.append(format_topic("customer_id", self.customer_id, resource, rid))
-        if self.owner_agent_id:
-            found.append(format_topic("agent_id", self.owner_agent_id, resource, rid))
-        return list(dict.fromkeys(found))
+        found = resource_topics(
+            resource=resource,
+            resource_id=rid,
+            customer_id=self.customer_id,
+            owner_agent_id=self.owner_agent_id,
+        )
+        return list(dict.fromkeys([self.topic, *found] if self.topic else found))
 
 
 def parse_time(value: Any) -> datetime | None:

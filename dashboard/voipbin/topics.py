@@ -78,6 +78,18 @@ def format_topic(scope: str, scope_id: str, resource: str, resource_id: str | No
     return ":".join(parts)
 
 
+def resource_topics(
+    *, resource: str, resource_id: str, customer_id: str | None, owner_agent_id: str | None
+) -> list[str]:
+    """The concrete topics VoIPBIN publishes a resource under: its customer's and its agent's."""
+    found = []
+    if customer_id:
+        found.append(format_topic("customer_id", customer_id, resource, resource_id))
+    if owner_agent_id:
+        found.append(format_topic("agent_id", owner_agent_id, resource, resource_id))
+    return found
+
+
 def parse_topic(text: str) -> Topic:
     """Parse and validate a subscription topic (three or four parts)."""
     if not isinstance(text, str):
