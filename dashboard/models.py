@@ -240,33 +240,56 @@ class Account(models.Model):
 def _message_fields(data: dict[str, Any]) -> dict[str, Any]:
     targets = data.get("targets") if isinstance(data.get("targets"), list) else []
     first = targets[0] if targets and isinstance(targets[0], dict) else {}
+    direction = str(data.get("direction") or "")
+    source = _address(data.get("source"))[0]
+    destination = _address(first.get("destination"))[0]
+    remote, ours = (destination, source) if direction == "outbound" else (source, destination)
     return {
         "customer_id": str(data.get("customer_id") or ""),
         "status": str(first.get("status") or ""),
         "tm_update": parse_time(data.get("tm_update")),
-        "direction": str(data.get("direction") or ""),
-        "source": _address(data.get("source"))[0],
-        "destination": _address(first.get("destination"))[0],
+        "direction": direction,
+        "source": source,
+        "destination": destination,
+        "remote": remote,
+        "our_number": ours,
         "text": str(data.get("text") or ""),
         "tm_create": parse_time(data.get("tm_create")),
     }
 
 
 class Message(LiveResource):
-    """An SMS as its newest event left it; ``status`` is the first target's."""
+    """An SMS as its newest event left it; ``status`` is the first target's.
+
+    A thread is the conversation between one of our numbers and one remote number:
+    ``(customer_id, our_number, remote)``, whichever way each message went.
+    """
 
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL)
     direction = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=128, blank=True)
     destination = models.CharField(max_length=128, blank=True, help_text="The first target's number")
+    remote = models.CharField(max_length=128, blank=True, help_text="The other party's number")
+    our_number = models.CharField(max_length=128, blank=True, help_text="Our number in the conversation")
     text = models.TextField(blank=True)
     tm_create = models.DateTimeField(null=True, blank=True)
     evaluated_at = models.DateTimeField(
         null=True, blank=True, help_text="When the auto-reply rules ran on it (they run once per message)"
     )
+    sent_by = models.ForeignKey(
+        "User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who replied from the inbox (empty for received messages and auto-replies)",
+    )
 
     class Meta:
-        indexes = [models.Index(fields=["account", "source", "destination", "tm_create"])]
+        indexes = [
+            models.Index(fields=["account", "source", "destination", "tm_create"]),
+            models.Index(fields=["customer_id", "our_number", "remote", "tm_create"], name="message_thread"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.direction} SMS {self.source} → {self.destination}"
@@ -447,3 +470,47 @@ class RuleDecisionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_name}: {self.reason}"
+
+
+class ThreadRead(models.Model):
+    """How far a user has read one inbox thread: later inbound messages count as unread."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.CharField(max_length=64)
+    our_number = models.CharField(max_length=128)
+    remote = models.CharField(max_length=128)
+    read_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "customer_id", "our_number", "remote"], name="one_read_mark_per_thread"
+            )
+        ]
+
+
+class RuleChangeAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+
+
+class RuleChange(models.Model):
+    """Who created, changed or deleted a rule, and what changed (from the admin or the rules page)."""
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rule = models.ForeignKey(Rule, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes")
+    rule_name = models.CharField(max_length=120, help_text="Kept when the rule is deleted")
+    action = models.CharField(max_length=8, choices=RuleChangeAction.choices)
+    changes = models.JSONField(
+        default=dict, blank=True, help_text='{"field": [before, after]}; a created or deleted rule\'s fields'
+    )
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by_name = models.CharField(max_length=150, help_text="Kept when the user is deleted")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created", "-pk")
+
+    def __str__(self) -> str:
+        return f"{self.rule_name} {self.get_action_display().lower()} by {self.changed_by_name}"
