@@ -514,3 +514,121 @@ class RuleChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_name} {self.get_action_display().lower()} by {self.changed_by_name}"
+
+
+# --- Queues, agents and the team wall display -------------------------------------------------
+
+
+class Agent(LiveResource):
+    """A VoIPBIN agent of the account (not necessarily signed in here); ``owner_agent_id`` is its id."""
+
+    name = models.CharField(max_length=128, blank=True)
+    username = models.CharField(max_length=128, blank=True)
+    tag_ids = models.JSONField(default=list, blank=True, help_text="Queues whose tags it holds route to it")
+    status_since = models.DateTimeField(null=True, blank=True, help_text="When it entered its current status")
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.username or self.pk} ({self.status})"
+
+
+class Queue(LiveResource):
+    """A VoIPBIN queue, with the thresholds supervisors set here (kept when VoIPBIN updates it)."""
+
+    name = models.CharField(max_length=128, blank=True)
+    tag_ids = models.JSONField(default=list, blank=True)
+    wait_queuecall_ids = models.JSONField(default=list, blank=True)
+    service_queuecall_ids = models.JSONField(default=list, blank=True)
+    service_level_seconds = models.PositiveIntegerField(
+        default=20, help_text="A caller answered within this many seconds counts toward the service level"
+    )
+    warn_waiting = models.PositiveIntegerField(default=3, help_text="Callers waiting: warning at this many")
+    critical_waiting = models.PositiveIntegerField(default=6)
+    warn_longest_wait_seconds = models.PositiveIntegerField(default=60)
+    critical_longest_wait_seconds = models.PositiveIntegerField(default=120)
+    warn_service_level = models.PositiveSmallIntegerField(
+        default=80, help_text="Warning below this percentage"
+    )
+    critical_service_level = models.PositiveSmallIntegerField(default=60)
+
+    def __str__(self) -> str:
+        return self.name or self.pk
+
+    def clean(self) -> None:
+        errors = {}
+        if self.critical_waiting < self.warn_waiting:
+            errors["critical_waiting"] = "The critical count must be at least the warning count."
+        if self.critical_longest_wait_seconds < self.warn_longest_wait_seconds:
+            errors["critical_longest_wait_seconds"] = "The critical wait must be at least the warning wait."
+        if self.critical_service_level > self.warn_service_level:
+            errors["critical_service_level"] = "The critical level must be at most the warning level."
+        if self.warn_service_level > 100:
+            errors["warn_service_level"] = "A percentage is at most 100."
+        if not self.service_level_seconds:
+            errors["service_level_seconds"] = "Give at least one second."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Queuecall(LiveResource):
+    """One caller's stay in a queue; ``queue_id`` from the event when it has one, else from queue lists."""
+
+    queue_id = models.CharField(max_length=64, blank=True, db_index=True)
+    reference_id = models.CharField(max_length=64, blank=True, help_text="The call")
+    service_agent_id = models.CharField(max_length=64, blank=True)
+    tm_create = models.DateTimeField(null=True, blank=True)
+    tm_service = models.DateTimeField(null=True, blank=True, help_text="When an agent answered")
+    tm_end = models.DateTimeField(null=True, blank=True, help_text="When it was done or abandoned")
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "queue_id", "tm_create"])]
+
+    def __str__(self) -> str:
+        return f"queuecall {self.pk} ({self.status})"
+
+
+class WallPanel(models.TextChoices):
+    QUEUES = "queues", "Queues"
+    INBOX = "inbox", "Inbox"
+
+
+def _default_panels() -> list[str]:
+    return [WallPanel.QUEUES.value, WallPanel.INBOX.value]
+
+
+def validate_panels(value: Any) -> None:
+    allowed = set(WallPanel.values)
+    if not isinstance(value, list) or not value or not set(value) <= allowed:
+        raise ValidationError(f"Choose one or more panels of: {', '.join(sorted(allowed))}.")
+
+
+class WallDisplay(models.Model):
+    """A link for a TV on the wall: shows one account's queues and inbox, grants nothing else.
+
+    Only a SHA-256 of the token is stored (the token is 256 random bits, so a slow hash adds
+    nothing); the link is shown once, when it is created.
+    """
+
+    name = models.CharField(max_length=120)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="walls")
+    panels = models.JSONField(default=_default_panels, validators=[validate_panels])
+    rotation_seconds = models.PositiveSmallIntegerField(default=15, help_text="Seconds each panel stays")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    def clean(self) -> None:
+        if self.rotation_seconds is not None and self.rotation_seconds < 5:
+            raise ValidationError({"rotation_seconds": "Give each panel at least 5 seconds."})
