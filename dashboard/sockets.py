@@ -1,0 +1,78 @@
+"""What every server-push browser socket shares: coalesced sends, a bounded backlog, abuse limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+MAX_FRAME_BYTES = 64 * 1024
+RATE_PER_SECOND = 20.0  # sustained frames a browser may send
+RATE_BURST = 40.0
+MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
+
+
+class PushConsumer(AsyncWebsocketConsumer):
+    """A socket the server pushes HTML fragments into.
+
+    Fragments queued while a send is in flight go out together as one frame. A reader more
+    than ``MAX_PENDING`` fragments behind is closed with 1013 ("try again later"): the browser
+    reconnects and re-renders from state, and server memory stays bounded.
+    """
+
+    # No channel of its own: a process-wide hub hands it fragments in-process, so a socket costs
+    # no Redis connection and survives a Redis outage.
+    channel_layer_alias = "no channel layer"
+
+    _sender: asyncio.Task[None] | None = None
+
+    def start_sending(self) -> None:
+        self._pending: list[str] = []
+        self._overflow = False
+        self._wake = asyncio.Event()
+        self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
+        self._sender = asyncio.get_running_loop().create_task(self._send_pending())
+
+    async def stop_sending(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    def offer(self, html: str) -> None:
+        """Queue a fragment for the next frame."""
+        if len(self._pending) >= MAX_PENDING:
+            self._overflow = True
+        else:
+            self._pending.append(html)
+        self._wake.set()
+
+    async def _send_pending(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._overflow:
+                self._pending.clear()
+                await self.close(code=1013)
+                return
+            if self._pending:
+                html, self._pending = "".join(self._pending), []
+                await self.send(text_data=html)
+
+    async def admit(self, text_data: str | None, bytes_data: bytes | None) -> bool:
+        """Whether a browser frame may be read: a flood closes with 1008, an oversized frame with 1009."""
+        now = time.monotonic()
+        self._allowance = min(RATE_BURST, self._allowance + (now - self._allowance_at) * RATE_PER_SECOND)
+        self._allowance_at = now
+        if self._allowance < 1:
+            await self.close(code=1008)
+            return False
+        self._allowance -= 1
+        size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
+        if size > MAX_FRAME_BYTES:
+            await self.close(code=1009)
+            return False
+        return True

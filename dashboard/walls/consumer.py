@@ -1,0 +1,44 @@
+"""The wall's socket: opened by its link's token alone, so it is checked before anything is accepted."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+
+from dashboard.sockets import PushConsumer
+from dashboard.walls import tokens
+from dashboard.walls.feed import get_feed
+
+CLOSE_INVALID_LINK = 4404
+
+
+class WallConsumer(PushConsumer):
+    """``/ws/wall/<token>/``: receives the account's panels; sends nothing that is read."""
+
+    wall_id: int
+    account_id: int
+
+    async def connect(self) -> None:
+        token = self.scope["url_route"]["kwargs"]["token"]
+        wall = await database_sync_to_async(tokens.find_active)(token)
+        if wall is None:
+            await self.close(code=CLOSE_INVALID_LINK)
+            return
+        self.wall_id, self.account_id = wall.pk, wall.account_id
+        await self.accept()
+        self.start_sending()
+        await get_feed().attach(self)
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "wall_id"):
+            return
+        await get_feed().detach(self)
+        await self.stop_sending()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """A wall only listens; a flood or an oversized frame still closes it."""
+        await self.admit(text_data, bytes_data)
+
+    async def end(self, code: int) -> None:
+        """Closed by the server (link revoked, shutdown): leave the feed now, not when the browser acks."""
+        await get_feed().detach(self)
+        await self.close(code=code)

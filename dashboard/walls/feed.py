@@ -1,0 +1,267 @@
+"""The wall displays' feed: every open wall of an account re-rendered once per tick, whatever their number.
+
+Walls must work with nobody signed in, so they follow the account, not a user. Changes reach a
+process in two ways: the account relay (``manage.py runrelay``) applies the account's events to live
+state and sends ``account.changed`` to the channel-layer group ``account.<pk>``; in the embedded
+default (``RELAY_IN_WEB``, no Redis) this process keeps an account session of its own for every
+account with a wall open. Either way a change only marks the account dirty; the ticker renders its
+panels once from state and hands the same HTML to each local wall socket. A wall is checked against
+the database every few seconds, so a revoked or expired link closes its sockets within seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from django.conf import settings
+
+from dashboard.clients import session_options
+from dashboard.models import Account
+from dashboard.voipbin.events import Event
+from dashboard.voipbin.topics import Principal, principal_topics
+from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
+from dashboard.walls import tokens
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.25  # bursts of events become one render per account per tick
+RECHECK_SECONDS = 2.0  # how soon a revoked link closes its sockets
+CLOSE_REVOKED = 4410
+FEED_RESOURCES = ("call", "queue", "queuecall", "agent", "message")
+
+
+def account_group(account_pk: int) -> str:
+    return f"account.{account_pk}"
+
+
+async def publish_change(account_pk: int) -> None:
+    """Tell every web process that the account's live state changed (from the relay worker)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(account_group(account_pk), {"type": "account.changed", "account": account_pk})
+
+
+class WallSocket(Protocol):
+    wall_id: int
+    account_id: int
+
+    def offer(self, html: str) -> None: ...
+    async def end(self, code: int) -> None: ...
+
+
+Render = Callable[[int], str]
+Apply = Callable[[Event], Any]
+
+
+class WallFeed:
+    """Process-wide: the wall sockets here, grouped by account, and what keeps them current."""
+
+    def __init__(
+        self, *, render: Render, apply: Apply | None = None, own_sessions: bool | None = None
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._render = render
+        self._apply = apply
+        self.own_sessions = settings.RELAY_IN_WEB if own_sessions is None else own_sessions
+        self.sockets: dict[int, set[WallSocket]] = {}
+        self.sessions: dict[int, UpstreamSession] = {}
+        self.updated_at: dict[int, float] = {}
+        self._customers: dict[str, int] = {}  # customer id → account pk, for the walls open here
+        self._dirty: set[int] = set()
+        self._wake = asyncio.Event()
+        layer = (
+            channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+            if DEFAULT_CHANNEL_LAYER in settings.CHANNEL_LAYERS
+            else None
+        )
+        self.layer = None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
+        self.channel: str | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start(self) -> None:
+        self._started = True
+        if self.layer is not None:
+            self.channel = await self.layer.new_channel("walls.")
+            self._spawn(self._listen())
+        self._spawn(self._tick())
+
+    # -- sockets -------------------------------------------------------------------------------
+
+    async def attach(self, socket: WallSocket) -> None:
+        if not self._started:
+            await self._start()
+        account_pk = socket.account_id
+        first = account_pk not in self.sockets
+        self.sockets.setdefault(account_pk, set()).add(socket)
+        if first:
+            await self._follow(account_pk)
+        socket.offer(await database_sync_to_async(self._render)(account_pk))
+
+    async def detach(self, socket: WallSocket) -> None:
+        sockets = self.sockets.get(socket.account_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self.sockets[socket.account_id]
+            await self._unfollow(socket.account_id)
+
+    def notify(self, account_pk: int) -> None:
+        """The account's state changed: re-render its walls on the next tick."""
+        self.updated_at[account_pk] = time.time()
+        if account_pk in self.sockets:
+            self._dirty.add(account_pk)
+            self._wake.set()
+
+    def notify_customer(self, customer_id: str) -> None:
+        """A change this process applied for some customer (a signed-in user's session saw it)."""
+        account_pk = self._customers.get(customer_id)
+        if account_pk is not None:
+            self.notify(account_pk)
+
+    async def close(self) -> None:
+        for account_pk in list(self.sockets):
+            for socket in list(self.sockets.get(account_pk, ())):
+                await socket.end(1001)
+            self.sockets.pop(account_pk, None)
+            await self._unfollow(account_pk)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.layer is not None:
+            await self.layer.close_pools()
+
+    # -- where changes come from -----------------------------------------------------------------
+
+    async def _follow(self, account_pk: int) -> None:
+        if self.layer is not None and self.channel is not None:
+            await self.layer.group_add(account_group(account_pk), self.channel)
+        account = await Account.objects.filter(pk=account_pk).afirst()
+        if account is None:
+            return
+        self._customers[account.customer_id] = account_pk
+        if self.own_sessions and account_pk not in self.sessions:
+            self.sessions[account_pk] = self._open_session(account)
+            self.sessions[account_pk].start()
+
+    async def _unfollow(self, account_pk: int) -> None:
+        if self.layer is not None and self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.layer.group_discard(account_group(account_pk), self.channel)
+        for customer_id in [c for c, pk in self._customers.items() if pk == account_pk]:
+            del self._customers[customer_id]
+        session = self.sessions.pop(account_pk, None)
+        if session is not None:
+            await session.close("no wall open")
+
+    def _open_session(self, account: Account) -> UpstreamSession:
+        account_pk = account.pk
+
+        async def on_event(event: Event) -> None:
+            if self._apply is not None:
+                await database_sync_to_async(self._apply)(event)
+            self.notify(account_pk)
+
+        def on_status(status: SessionStatus) -> None:
+            self.notify(account_pk)
+
+        return UpstreamSession(
+            settings.VOIPBIN_WS_URL,
+            accesskey=account.access_key,
+            topics=principal_topics(
+                Principal(customer_id=account.customer_id, access_key=True), FEED_RESOURCES
+            ),
+            on_event=on_event,
+            on_status=on_status,
+            name=f"wall:{account.customer_id[:8]}",
+            **session_options(),
+        )
+
+    async def _listen(self) -> None:
+        layer, channel = self.layer, self.channel
+        if layer is None or channel is None:
+            return
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: walls keep their last state and recheck
+                logger.warning("wall feed cannot reach the channel layer: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == "account.changed" and isinstance(message.get("account"), int):
+                self.notify(message["account"])
+
+    # -- rendering and rechecks ------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        next_check = time.monotonic() + RECHECK_SECONDS
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_check - time.monotonic())):
+                    await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for account_pk in dirty:
+                try:
+                    html = await database_sync_to_async(self._render)(account_pk)
+                except Exception:
+                    logger.exception("wall render for account %s failed", account_pk)
+                    continue
+                for socket in list(self.sockets.get(account_pk, ())):
+                    socket.offer(html)
+            if time.monotonic() >= next_check:
+                await self._recheck()
+                next_check = time.monotonic() + RECHECK_SECONDS
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def _recheck(self) -> None:
+        """Close the sockets of walls revoked or expired since they opened."""
+        open_walls = {socket.wall_id for sockets in self.sockets.values() for socket in sockets}
+        if not open_walls:
+            return
+        try:
+            active = await database_sync_to_async(tokens.still_active)(open_walls)
+        except Exception:
+            logger.exception("wall recheck failed")
+            return
+        for sockets in list(self.sockets.values()):
+            for socket in list(sockets):
+                if socket.wall_id not in active:
+                    await socket.end(CLOSE_REVOKED)
+
+
+_feed: WallFeed | None = None
+
+
+def get_feed() -> WallFeed:
+    """The process's wall feed, created inside the running event loop on first use."""
+    global _feed
+    if _feed is None or _feed.loop is not asyncio.get_running_loop():
+        from dashboard.live import apply_event
+        from dashboard.walls.panels import render_panels
+
+        _feed = WallFeed(render=render_panels, apply=apply_event)
+    return _feed
+
+
+async def shutdown_feed() -> None:
+    global _feed
+    feed, _feed = _feed, None
+    if feed is not None:
+        await feed.close()

@@ -1,0 +1,71 @@
+// The wall display: rotate panels, keep a clock, count ages, and never give up reconnecting.
+(function () {
+  "use strict";
+  function seconds(n) {
+    n = Math.max(0, Math.round(n));
+    return n < 90 ? n + " s" : Math.round(n / 60) + " min";
+  }
+  function tick() {
+    var now = new Date();
+    document.querySelectorAll("[data-wall-clock]").forEach(function (el) {
+      el.textContent = now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    });
+    var t = now.getTime() / 1000;
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var age = t - parseFloat(el.dataset.since);
+      el.textContent = age < 2 ? "just now" : seconds(age) + " ago";
+    });
+    document.querySelectorAll("[data-age-since]").forEach(function (el) {
+      el.textContent = seconds(t - parseFloat(el.dataset.ageSince));
+    });
+    document.querySelectorAll("[data-wait-since]").forEach(function (el) {
+      el.textContent = seconds(t - parseFloat(el.dataset.waitSince));
+    });
+  }
+
+  var shown = 0;
+  function rotate() {
+    var panels = document.querySelectorAll(".wall-panel");
+    if (panels.length < 2) return;
+    panels[shown].classList.remove("is-shown");
+    shown = (shown + 1) % panels.length;
+    panels[shown].classList.add("is-shown");
+  }
+
+  function connection(state, icon, label) {
+    document.querySelectorAll("[data-wall-connection]").forEach(function (el) {
+      el.dataset.wallConnection = state;
+      el.querySelector(".icon").textContent = icon;
+      el.querySelector(".label").textContent = label;
+    });
+  }
+  document.addEventListener("htmx:wsOpen", function () { connection("open", "●", "Live"); });
+
+  // htmx retries by itself after 1006/1011/1012/1013. After any other close (a server restart
+  // says 1001) wait until the server answers again, then load the page afresh: it re-renders
+  // from state, or says the link was revoked. Forever, with capped, jittered backoff.
+  var delay = 1000;
+  function waitForServer() {
+    fetch(window.location.href, { cache: "no-store" }).then(function () {
+      window.location.reload();
+    }, function () {
+      delay = Math.min(30000, delay * 2);
+      setTimeout(waitForServer, delay / 2 + Math.random() * delay / 2);
+    });
+  }
+  document.addEventListener("htmx:wsClose", function (e) {
+    var code = e.detail && e.detail.event && e.detail.event.code;
+    connection("closed", "↻", "Reconnecting…");
+    if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
+      setTimeout(waitForServer, 1000 + Math.random() * 2000);
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    tick();
+    setInterval(tick, 1000);
+    var every = parseFloat(document.body.dataset.rotationSeconds) || 15;
+    setInterval(rotate, every * 1000);
+  });
+  document.addEventListener("htmx:wsAfterMessage", tick);
+})();

@@ -1,0 +1,113 @@
+"""The wall's socket: opened by a valid link only, fed by the account, closed when the link is revoked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from dashboard.models import Account, Queue
+from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
+from dashboard.walls import feed as wall_feed
+from dashboard.walls import tokens
+from tests.waiting import until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+
+
+@pytest.fixture
+async def feed(live_settings):
+    yield wall_feed.get_feed()
+    await wall_feed.shutdown_feed()
+
+
+@pytest.fixture
+def account(db):
+    return Account.objects.create(
+        name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key=DEMO_ACCESS_KEY, numbers=[DEMO_SMS_NUMBER]
+    )
+
+
+@pytest.fixture
+def link(account):
+    _, token = tokens.issue(
+        name="Floor",
+        account=account,
+        panels=["queues", "inbox"],
+        rotation_seconds=10,
+        expires_at=None,
+        created_by=None,
+    )
+    return token
+
+
+def wall_socket(token: str, origin=ORIGIN) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/wall/{token}/", headers=[origin] if origin else [])
+
+
+async def receive_until(communicator: WebsocketCommunicator, needle: str, timeout: float = 5.0) -> str:
+    async with asyncio.timeout(timeout):
+        while True:
+            html = await communicator.receive_from(timeout=timeout)
+            if needle in html:
+                return html
+
+
+async def test_unknown_token_is_rejected_before_accept(feed, account):
+    connected, code = await wall_socket("forged-token").connect()
+    assert not connected
+    assert code == 4404
+    assert feed.sockets == {}
+
+
+async def test_foreign_origin_is_rejected_even_with_a_valid_link(feed, link):
+    connected, _ = await wall_socket(link, origin=(b"origin", b"https://evil.example")).connect()
+    assert not connected
+
+
+async def test_wall_gets_its_panels_then_updates_once_per_change(feed, account, link):
+    communicator = wall_socket(link)
+    connected, _ = await communicator.connect()
+    assert connected
+    await receive_until(communicator, 'id="wall-queues"')
+    await database_sync_to_async(Queue.objects.create)(
+        id="q-new", customer_id=DEMO_CUSTOMER_ID, name="Night shift", wait_queuecall_ids=["a", "b"]
+    )
+    feed.notify(account.pk)
+    html = await receive_until(communicator, "Night shift")
+    assert 'hx-swap-oob="true"' in html
+    await communicator.disconnect()
+    await until(lambda: feed.sockets == {})
+    assert feed.sessions == {}  # the account session closes with the last wall
+
+
+async def test_revoking_a_link_closes_its_open_sockets_within_seconds(feed, account, link):
+    communicator = wall_socket(link)
+    assert (await communicator.connect())[0]
+    await receive_until(communicator, 'id="wall-queues"')
+    wall = await database_sync_to_async(tokens.find_active)(link)
+    await database_sync_to_async(tokens.revoke)(wall)
+    async with asyncio.timeout(wall_feed.RECHECK_SECONDS + 3):
+        while (output := await communicator.receive_output(timeout=5))["type"] != "websocket.close":
+            pass  # panels rendered meanwhile
+    assert output["code"] == wall_feed.CLOSE_REVOKED
+    await until(lambda: feed.sockets == {})
+
+
+async def test_wall_follows_the_account_with_nobody_signed_in(feed, account, link, sim):
+    """In the embedded default the web process keeps the account's session for its walls."""
+    communicator = wall_socket(link)
+    assert (await communicator.connect())[0]
+    await receive_until(communicator, "Every message has an answer")
+    await until(lambda: any(c["topics"] for c in sim.stats()["open_connections"]))
+    sim.receive_sms(
+        customer_id=DEMO_CUSTOMER_ID, source="+15551230000", destination=DEMO_SMS_NUMBER, text="Hello?"
+    )
+    html = await receive_until(communicator, "+15551230000")
+    assert "Hello?" in html
+    await communicator.disconnect()
