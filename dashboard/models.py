@@ -632,3 +632,47 @@ class WallDisplay(models.Model):
     def clean(self) -> None:
         if self.rotation_seconds is not None and self.rotation_seconds < 5:
             raise ValidationError({"rotation_seconds": "Give each panel at least 5 seconds."})
+
+
+# --- Flow execution -----------------------------------------------------------------------------
+
+
+class Activeflow(LiveResource):
+    """Where one call is in its VoIPBIN flow: the current action, as its newest event left it."""
+
+    ENDED = ("ended",)
+
+    flow_id = models.CharField(max_length=64, blank=True, db_index=True)
+    reference_type = models.CharField(max_length=32, blank=True)
+    reference_id = models.CharField(max_length=64, blank=True, db_index=True, help_text="The call")
+    current_action_id = models.CharField(max_length=64, blank=True)
+    current_action_type = models.CharField(max_length=64, blank=True)
+    tm_create = models.DateTimeField(null=True, blank=True)
+    tm_end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["customer_id", "status", "flow_id"])]
+
+    def __str__(self) -> str:
+        return f"activeflow {self.pk} at {self.current_action_type or '?'} ({self.status})"
+
+
+class ActiveflowStep(models.Model):
+    """An action a flow was seen entering, at VoIPBIN's time: the timeline is ordered by ``started_at``,
+    never by arrival, and a duplicate event finds its step already there."""
+
+    activeflow_id = models.CharField(max_length=64, db_index=True)
+    action_id = models.CharField(max_length=64)
+    action_type = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("started_at", "pk")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["activeflow_id", "action_id", "started_at"], name="one_step_per_action_entry"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_type} at {self.started_at:%H:%M:%S}"
