@@ -488,6 +488,9 @@ class ThreadRead(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.our_number} ↔ {self.remote} up to {self.read_at:%Y-%m-%d %H:%M}"
+
 
 class RuleChangeAction(models.TextChoices):
     CREATE = "create", "Created"

@@ -51,7 +51,7 @@ def test_only_a_hash_of_the_token_is_stored(wall):
 
 
 def test_wall_page_opens_without_a_session_and_sets_no_cookie(client, wall):
-    display, token = wall
+    _, token = wall
     response = client.get(f"/wall/{token}/")
     assert response.status_code == 200
     assert "Support floor" in response.content.decode()
