@@ -4,7 +4,9 @@ Runs in ``manage.py runrelay``. Every message event is stored; inbound ones go t
 ``autoreply.handle_inbound`` in a task this relay owns, so a slow send never stalls the socket.
 After each (re)connection the recent messages are fetched over REST and the inbound ones not yet
 evaluated are handled: the database decides what was already answered, so overlap is harmless.
-Accounts are read at ``start()``; adding or enabling one takes effect on the next start.
+A sweep (at start, then every minute) fails the replies a dead relay left pending, so they show up
+as failed instead of waiting forever; they are never sent again. Accounts are read at ``start()``;
+adding or enabling one takes effect on the next start.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from dashboard.autoreply import handle_inbound, is_inbound_message
+from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
 from dashboard.clients import rest_client, session_options
 from dashboard.models import Account, Message
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
@@ -32,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 BACKFILL_LIMIT = 100
 BACKFILL_MAX_AGE = timedelta(minutes=15)
+STUCK_AFTER = timedelta(minutes=5)
+"""A reply pending this long was abandoned by a relay that stopped. It must exceed the longest send:
+with ``VOIPBIN_HTTP_TIMEOUT`` 10 s, four attempts and three waits of at most 30 s take 130 s."""
+SWEEP_INTERVAL = 60.0
 
 
 class AccountRelay:
@@ -43,14 +49,19 @@ class AccountRelay:
         url: str | None = None,
         backfill_limit: int = BACKFILL_LIMIT,
         backfill_max_age: timedelta = BACKFILL_MAX_AGE,
+        stuck_after: timedelta = STUCK_AFTER,
+        sweep_interval: float = SWEEP_INTERVAL,
         **options: Any,
     ) -> None:
         self._url = url or settings.VOIPBIN_WS_URL
         self._backfill_limit = backfill_limit
         self._backfill_max_age = backfill_max_age
+        self._stuck_after = stuck_after
+        self._sweep_interval = sweep_interval
         self._options = options
         self.sessions: dict[int, UpstreamSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def pending(self) -> int:
@@ -58,6 +69,7 @@ class AccountRelay:
         return len(self._tasks)
 
     async def start(self) -> None:
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="autoreply:sweep")
         accounts = await database_sync_to_async(lambda: list(Account.objects.filter(enabled=True)))()
         for account in accounts:
             principal = Principal(customer_id=account.customer_id, access_key=True)
@@ -74,16 +86,28 @@ class AccountRelay:
             session.start()
 
     async def close(self) -> None:
-        """Stop the sessions, then cancel and await every message still being handled."""
+        """Stop the sessions and the sweep, then cancel and await every message still being handled."""
         sessions, self.sessions = list(self.sessions.values()), {}
         for session in sessions:
             await session.close()
         tasks, self._tasks = list(self._tasks), set()
+        if self._sweeper is not None:
+            tasks.append(self._sweeper)
+            self._sweeper = None
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _sweep(self) -> None:
+        """Fail replies left pending by a relay that stopped mid-send, now and every interval."""
+        while True:
+            try:
+                await database_sync_to_async(fail_stuck_replies)(older_than=self._stuck_after)
+            except Exception:  # the database may be away for a moment: try again next round
+                logger.exception("sweeping stuck auto-replies failed")
+            await asyncio.sleep(self._sweep_interval)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
         task = asyncio.get_running_loop().create_task(coroutine, name=name)

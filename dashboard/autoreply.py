@@ -4,18 +4,15 @@ A message is evaluated once: under a lock on the account's row (PostgreSQL; SQLi
 writers anyway), the message is stored, the rules run, every decision is logged and each reply is
 claimed by inserting its ``AutoReply`` row, all in one transaction. Only then is anything sent. The
 unique (message, rule) constraint is the last word: a duplicate event, a second relay worker or a
-retry after a crash finds the row taken and sends nothing. A reply whose outcome is unknown (a
-timeout, a crash mid-send) is never sent again: a customer missing one auto-reply is better than one
-who gets two.
+retry after a crash finds the row taken and sends nothing. The REST client retries a send only while
+VoIPBIN refuses it (nothing sent); a reply whose outcome is unknown (a timeout, a crash mid-send) is
+never sent again: a customer missing one auto-reply is better than one who gets two.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from datetime import datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from channels.db import database_sync_to_async
@@ -33,13 +30,13 @@ from dashboard.models import (
     RuleDecisionLog,
 )
 from dashboard.voipbin.events import Event, FrameError, normalize
-from dashboard.voipbin.rest import RateLimited, ServerError, VoipbinError, VoipbinTimeout
+from dashboard.voipbin.rest import Answer, VoipbinError
 
 logger = logging.getLogger(__name__)
 
-SEND_ATTEMPTS = 3
-RETRY_BASE_SECONDS = 0.5
-RETRY_CAP_SECONDS = 5.0
+OUTCOME_UNKNOWN = "outcome unknown"
+"""How the error of a failed reply starts when the customer may have it all the same."""
+STUCK_ERROR = f"{OUTCOME_UNKNOWN}: the relay stopped while sending; not sent again"
 
 
 def is_inbound_message(event: Event) -> bool:
@@ -147,15 +144,17 @@ def _history(
 ) -> list[rules.PastReply]:
     """Replies that can still matter: today's (the cap) and those within the longest cooldown.
 
-    Pending replies count: their outcome is unknown, so they must hold the cooldown like sent ones.
+    Pending replies and failed ones of unknown outcome count: the customer may have them, so they
+    hold the cooldown and the cap like sent ones.
     """
     zone = ZoneInfo(account.time_zone)
     day_start = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
     longest = max((rule.cooldown for rule in rules_), default=timedelta(0))
     rows = AutoReply.objects.filter(
+        Q(status__in=(AutoReplyStatus.SENT, AutoReplyStatus.PENDING))
+        | Q(status=AutoReplyStatus.FAILED, error__startswith=OUTCOME_UNKNOWN),
         account=account,
         sender=sender,
-        status__in=(AutoReplyStatus.SENT, AutoReplyStatus.PENDING),
         created_at__gte=day_start - longest,
     )
     return [
@@ -187,51 +186,42 @@ def _claim(
 # --- sending -------------------------------------------------------------------------------------
 
 
-def _retryable(exc: VoipbinError) -> bool:
-    """429 and 5xx were refused before sending; an unreadable 2xx answer may have been sent."""
-    if isinstance(exc, RateLimited):
-        return True
-    return isinstance(exc, ServerError) and (exc.status_code or 500) >= 500
-
-
-def _delay(exc: VoipbinError, attempt: int) -> float:
-    retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-    if retry_after is not None:
-        return min(retry_after, RETRY_CAP_SECONDS)
-    return random.uniform(0, min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2**attempt))
-
-
 async def _send(reply: AutoReply, *, accesskey: str) -> AutoReply:
-    """Send once, retrying only refusals; a timeout is final because the SMS may have gone out."""
-    attempts, error = 0, ""
-    sent: dict[str, Any] | None = None
+    """Send the claimed reply and record the outcome; nothing here ever sends it a second time.
+
+    The client repeats the request only while VoIPBIN refuses it (429, 503: nothing was sent). Any
+    other failure is final, and one that may hide a success (a timeout) says so in the error.
+    """
+    sent: Answer | None = None
     async with rest_client(accesskey=accesskey) as client:
-        while sent is None and not error:
-            attempts += 1
-            try:
-                sent = await client.send_message(
-                    source=reply.our_number, destinations=[reply.sender], text=reply.reply_text
-                )
-            except VoipbinTimeout as exc:
-                error = f"{exc.message}. Not sent again: the customer may have it already."
-            except VoipbinError as exc:
-                if _retryable(exc) and attempts < SEND_ATTEMPTS:
-                    await asyncio.sleep(_delay(exc, attempts - 1))
-                else:
-                    error = exc.message
+        try:
+            sent = await client.send_message(
+                source=reply.our_number,
+                destinations=[reply.sender],
+                text=reply.reply_text,
+                retry_refusals=True,
+            )
+        except VoipbinError as exc:
+            reply.status, reply.attempts = AutoReplyStatus.FAILED, exc.attempts
+            reply.error = (
+                f"{OUTCOME_UNKNOWN}: {exc.message}; not sent again" if exc.outcome_unknown else exc.message
+            )
+            logger.warning(
+                "auto-reply %s to %s failed after %d attempt(s): %s",
+                reply.pk,
+                reply.sender,
+                reply.attempts,
+                reply.error,
+            )
     if sent is not None:
-        reply.status, reply.sent_at = AutoReplyStatus.SENT, timezone.now()
+        reply.status, reply.sent_at, reply.attempts = AutoReplyStatus.SENT, timezone.now(), sent.attempts
         reply.reply_message_id = str(sent.get("id") or "")
-        logger.info("auto-reply %s sent to %s", reply.pk, reply.sender)
-    else:
-        reply.status, reply.error = AutoReplyStatus.FAILED, error
-        logger.warning("auto-reply %s to %s failed: %s", reply.pk, reply.sender, error)
-    reply.attempts = attempts
+        logger.info("auto-reply %s sent to %s (attempts: %d)", reply.pk, reply.sender, reply.attempts)
     await database_sync_to_async(_finish)(reply, sent)
     return reply
 
 
-def _finish(reply: AutoReply, sent: dict[str, Any] | None) -> None:
+def _finish(reply: AutoReply, sent: Answer | None) -> None:
     reply.save(update_fields=["status", "sent_at", "reply_message_id", "error", "attempts"])
     if sent is not None and sent.get("id"):
         try:
@@ -239,3 +229,33 @@ def _finish(reply: AutoReply, sent: dict[str, Any] | None) -> None:
         except FrameError:
             return
         Message.upsert(event, account=reply.account)  # the conversation now includes our reply
+
+
+# --- replies left pending -------------------------------------------------------------------------
+
+
+def fail_stuck_replies(*, older_than: timedelta) -> list[AutoReply]:
+    """Fail the replies pending for longer than any send can take: whoever sent them died mid-send.
+
+    They stay unsent (the SMS may have gone out) and keep counting for the cooldown and the cap; the
+    error says what happened so an operator sees them. Safe to run from every relay at once.
+    """
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        stuck = list(
+            AutoReply.objects.select_for_update(skip_locked=True).filter(
+                status=AutoReplyStatus.PENDING, created_at__lt=cutoff
+            )
+        )
+        AutoReply.objects.filter(pk__in=[reply.pk for reply in stuck]).update(
+            status=AutoReplyStatus.FAILED, error=STUCK_ERROR
+        )
+    for reply in stuck:
+        reply.status, reply.error = AutoReplyStatus.FAILED, STUCK_ERROR
+        logger.warning(
+            "auto-reply %s to %s was still pending after %s: marked failed, not sent again",
+            reply.pk,
+            reply.sender,
+            older_than,
+        )
+    return stuck

@@ -184,6 +184,36 @@ async def balance(request: web.Request) -> web.Response:
     return _controls(simulator)
 
 
+@routes.post("/_sim/fail-sends")
+async def fail_sends(request: web.Request) -> web.Response:
+    """``{"status": 429|500|503, "count": 1, "retry_after": null}``: refuse the next sends."""
+    simulator = simulator_of(request)
+    body = await json_object(request)
+    count = _field(body, "count", int, required=False)
+    try:
+        simulator.fail_sends(
+            _field(body, "status", int),
+            1 if count is None else count,
+            retry_after=_field(body, "retry_after", int, required=False),
+        )
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    return _controls(simulator)
+
+
+@routes.post("/_sim/delay-sends")
+async def delay_sends(request: web.Request) -> web.Response:
+    """``{"delay": 2.5, "count": 1}``: send the next messages but answer them late."""
+    simulator = simulator_of(request)
+    body = await json_object(request)
+    count = _field(body, "count", int, required=False)
+    try:
+        simulator.delay_sends(float(_field(body, "delay", (int, float))), 1 if count is None else count)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    return _controls(simulator)
+
+
 @routes.post("/_sim/scenario")
 async def scenario(request: web.Request) -> web.Response:
     simulator = simulator_of(request)

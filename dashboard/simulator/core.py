@@ -7,9 +7,11 @@ in-process tests call them directly and HTTP tests call the endpoints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Coroutine, Mapping
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +30,7 @@ from dashboard.voipbin.topics import Principal
 logger = logging.getLogger(__name__)
 
 REFUSAL_STATUSES = (401, 403, 429, 503)
+SEND_FAILURE_STATUSES = (429, 500, 503)
 _CALL_FINAL_STATUSES = ("terminating", "canceling", "hangup")
 _REMOTE_NUMBER = "+12025550199"
 
@@ -38,6 +41,23 @@ def _report_failure(task: asyncio.Task[None]) -> None:
         logger.error("the scenario engine stopped", exc_info=error)
 
 
+@dataclass(slots=True)
+class SendFailure:
+    """The next ``remaining`` sends are answered ``status`` and not sent; ``Retry-After`` if given."""
+
+    status: int
+    remaining: int
+    retry_after: int | None = None
+
+
+@dataclass(slots=True)
+class SendDelay:
+    """The next ``remaining`` sends go out at once, but their answer comes ``seconds`` later."""
+
+    seconds: float
+    remaining: int
+
+
 class Simulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
@@ -46,13 +66,19 @@ class Simulator:
         self.scenario = Scenario(self.state, seed=self.config.seed, rates=self.config.rates)
         self.sent: list[dict[str, Any]] = []
         """Every body ``POST /v1.0/messages`` accepted, with who sent it."""
+        self.send_failure: SendFailure | None = None
+        self.send_delay: SendDelay | None = None
+        self.sends_refused = 0
+        self.sends_delayed = 0
+        self._closing = asyncio.Event()
         self._driver: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     # Life cycle
 
     async def close(self) -> None:
-        """Stop the scenario driver and pending timers, and say goodbye to every socket."""
+        """Stop the scenario driver and pending timers, answer held sends, and say goodbye to every socket."""
+        self._closing.set()
         self.set_scenario_running(False)
         tasks = [*self._tasks, *([self._driver] if self._driver else [])]
         for task in tasks:
@@ -97,6 +123,7 @@ class Simulator:
         self.state.set_call_status(call_id, "hangup", hangup_by="local", hangup_reason="normal")
 
     def record_sent(self, principal: Principal, body: Mapping[str, Any], message: Record) -> None:
+        """Log an accepted send, and deliver it to any simulated customer it was addressed to."""
         self.sent.append(
             {
                 "message_id": message["id"],
@@ -106,6 +133,39 @@ class Simulator:
                 "body": body,
             }
         )
+        for target in message.get("targets", ()):
+            number = target["destination"]["target"]
+            customer = self.state.customer_for_number(number)
+            if customer is not None:  # both ends on VoIPBIN: the message arrives there, as it would
+                self.state.receive_message(
+                    customer_id=customer.id,
+                    source=message["source"]["target"],
+                    destination=number,
+                    text=message["text"],
+                )
+
+    def take_send_failure(self) -> SendFailure | None:
+        """Use up one refused send, if any are set (the REST handler asks before sending)."""
+        failure = self.send_failure
+        if failure is None:
+            return None
+        failure.remaining -= 1
+        if failure.remaining <= 0:
+            self.send_failure = None
+        self.sends_refused += 1
+        return failure
+
+    async def hold_answer(self) -> None:
+        """Hold an accepted send's answer if a delay is set; the simulator closing releases it."""
+        delay = self.send_delay
+        if delay is None:
+            return
+        delay.remaining -= 1
+        if delay.remaining <= 0:
+            self.send_delay = None
+        self.sends_delayed += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), delay.seconds)
 
     # Test controls
 
@@ -195,6 +255,27 @@ class Simulator:
             raise ValueError(f"refusal status must be one of {REFUSAL_STATUSES} or None")
         self.hub.refusal = status
 
+    def fail_sends(self, status: int, count: int = 1, *, retry_after: int | None = None) -> None:
+        """Refuse the next ``count`` ``POST /v1.0/messages`` with ``status``, sending nothing.
+
+        429 and 503 say "not now" (``Retry-After`` in seconds, if given); 500 is a server error.
+        A count of 0 lifts what is left.
+        """
+        if status not in SEND_FAILURE_STATUSES:
+            raise ValueError(f"send failure status must be one of {SEND_FAILURE_STATUSES}")
+        if count < 0 or (retry_after is not None and retry_after < 0):
+            raise ValueError("count and retry_after cannot be negative")
+        self.send_failure = SendFailure(status, count, retry_after) if count else None
+
+    def delay_sends(self, seconds: float, count: int = 1) -> None:
+        """Send the next ``count`` messages at once but answer only after ``seconds``.
+
+        That is how a client times out on an SMS that did go out. A count of 0 lifts what is left.
+        """
+        if seconds < 0 or count < 0:
+            raise ValueError("seconds and count cannot be negative")
+        self.send_delay = SendDelay(seconds, count) if count else None
+
     def set_accept_then_close(self, enabled: bool) -> None:
         self.hub.accept_then_close = enabled
 
@@ -234,7 +315,12 @@ class Simulator:
         self.scenario.advance(seconds)
 
     def stats(self) -> dict[str, Any]:
-        return self.hub.stats()
+        return {
+            **self.hub.stats(),
+            "sends_accepted": len(self.sent),
+            "sends_refused": self.sends_refused,
+            "sends_delayed": self.sends_delayed,
+        }
 
     def controls(self) -> dict[str, Any]:
         """The switches as they stand (what each control endpoint answers)."""
@@ -246,6 +332,8 @@ class Simulator:
             "slow": self.hub.flow.delay,
             "scenario_running": self.scenario_running,
             "insufficient_balance": sorted(self.state.insufficient_balance),
+            "fail_sends": asdict(self.send_failure) if self.send_failure else None,
+            "delay_sends": asdict(self.send_delay) if self.send_delay else None,
             "virtual_time": self.scenario.now,
         }
 
@@ -255,6 +343,8 @@ class Simulator:
         self.scenario.reset()
         self.hub.reset(self.config.dialect)
         self.sent.clear()
+        self.send_failure = self.send_delay = None
+        self.sends_refused = self.sends_delayed = 0
         self.set_scenario_running(self.config.scenario)
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from dashboard.simulator import auth
 from dashboard.simulator.core import simulator_of
-from dashboard.simulator.errors import ApiError, Handler
+from dashboard.simulator.errors import ApiError, Handler, error_response
 from dashboard.simulator.resources import Record, address, public_view
 from dashboard.simulator.timestamps import parse_time
 from dashboard.voipbin.topics import Principal
@@ -31,6 +31,11 @@ _LISTS = {
     "messages": "message",
 }
 _PHONE_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
+_SEND_FAILURE_MESSAGES = {
+    429: "too many messages; try again later",
+    500: "internal error",
+    503: "the messaging service is unavailable; try again later",
+}
 
 
 def caller(request: web.Request) -> Principal:
@@ -129,7 +134,15 @@ def _phone_address(value: Any, field: str) -> Record:
 
 @routes.post("/v1.0/messages")
 async def send_message(request: web.Request) -> web.Response:
+    """Send an SMS; a test may have the next sends refused (nothing sent) or answered late (sent)."""
     principal = caller(request)
+    simulator = simulator_of(request)
+    failure = simulator.take_send_failure()
+    if failure is not None:
+        refused = error_response(failure.status, _SEND_FAILURE_MESSAGES[failure.status])
+        if failure.retry_after is not None:
+            refused.headers["Retry-After"] = str(failure.retry_after)
+        return refused
     body = await json_object(request)
     source = _phone_address(body.get("source"), "source")
     raw_destinations = body.get("destinations")
@@ -140,13 +153,13 @@ async def send_message(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "text must be a non-empty string")
 
-    simulator = simulator_of(request)
     if principal.customer_id in simulator.state.insufficient_balance:
         raise ApiError(402, "the account balance is too low to send this message")
     message = simulator.state.send_message(
         customer_id=principal.customer_id, source=source, destinations=destinations, text=text
     )
     simulator.record_sent(principal, body, message)
+    await simulator.hold_answer()
     return web.json_response(message)
 
 

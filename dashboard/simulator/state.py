@@ -33,6 +33,7 @@ Listener = Callable[[Change], None]
 
 _CUSTOMERS_BY_ID = {customer.id: customer for customer in CUSTOMERS}
 _CUSTOMERS_BY_KEY = {customer.access_key: customer for customer in CUSTOMERS}
+_CUSTOMERS_BY_NUMBER = {number: customer for customer in CUSTOMERS for number in customer.numbers}
 
 
 def _placed(ids: list[str], item: str, *, member: bool) -> list[str]:
@@ -84,6 +85,11 @@ class State:
     @staticmethod
     def customer_for_access_key(access_key: str) -> DemoCustomer | None:
         return _CUSTOMERS_BY_KEY.get(access_key)
+
+    @staticmethod
+    def customer_for_number(number: str) -> DemoCustomer | None:
+        """The customer owning this phone number, if it is one of the simulated VoIPBIN's."""
+        return _CUSTOMERS_BY_NUMBER.get(number)
 
     def login(self, username: str, password: str) -> Record | None:
         agent_id = AGENT_IDS.get(username)

@@ -3,8 +3,10 @@
 Errors come back as typed exceptions built from VoIPBIN's envelope, so callers
 can tell "sign in again" from "top up your balance" from "try later". Reads
 (GET, and the idempotent PUT) are retried with backoff on timeouts, 429 and
-5xx; a POST is never retried, because a lost answer does not mean VoIPBIN did
-not send the message or hang up the call.
+5xx. A POST is not retried, because a lost answer does not mean VoIPBIN did
+not send the message or hang up the call; a caller may opt in to retrying it on
+the refusals that prove nothing was done (429, 503), with the same backoff and
+``Retry-After`` handling. Every error says how many requests were made.
 """
 
 from __future__ import annotations
@@ -22,12 +24,24 @@ import jwt
 from dashboard.voipbin.events import parse_time
 
 API_PREFIX = "/v1.0"
+DEFAULT_RETRIES = 3
+MAX_RETRY_AFTER = 30.0
+"""Seconds; a longer ``Retry-After`` fails the request at once rather than hold its caller that long."""
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT"})
+REFUSED_BEFORE_PROCESSING = frozenset({429, 503})
+"""Answers that mean VoIPBIN did nothing with the request. Any other 5xx may come after the work was
+done (a 504 certainly can), so a POST that got one is never repeated."""
 LIST_RESOURCES = frozenset({"calls", "agents", "queues", "queuecalls", "messages"})
 MAX_PAGE_SIZE = 100
 
 
 class VoipbinError(Exception):
-    """VoIPBIN said no (or could not be asked). ``message`` is fit to show a user."""
+    """VoIPBIN said no (or could not be asked). ``message`` is fit to show a user.
+
+    ``attempts`` is how many requests were made before giving up. ``outcome_unknown`` means the
+    request (a POST) may have been carried out all the same: a timeout, a lost connection or an
+    unreadable success. Repeating it could send an SMS twice.
+    """
 
     status_code: int | None = None
 
@@ -39,6 +53,8 @@ class VoipbinError(Exception):
         status: str = "",
         reason: str = "",
         request_id: str = "",
+        attempts: int = 1,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -47,6 +63,8 @@ class VoipbinError(Exception):
         self.status = status
         self.reason = reason
         self.request_id = request_id
+        self.attempts = attempts
+        self.outcome_unknown = outcome_unknown
 
 
 class BadRequest(VoipbinError):
@@ -155,6 +173,27 @@ def token_expiry(token: str) -> datetime | None:
     return parse_time(claims.get("expire"))
 
 
+class Answer(dict[str, Any]):
+    """A JSON object VoIPBIN answered with, and how many requests it took to get it."""
+
+    def __init__(self, body: Mapping[str, Any], *, attempts: int) -> None:
+        super().__init__(body)
+        self.attempts = attempts
+
+
+def _decode(response: httpx.Response, *, method: str, attempts: int) -> Any:
+    """The body of a successful answer; an unreadable one may still mean a POST was carried out."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ServerError(
+            "VoIPBIN sent an unreadable answer",
+            status_code=response.status_code,
+            attempts=attempts,
+            outcome_unknown=method not in IDEMPOTENT_METHODS,
+        ) from exc
+
+
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     username: str
@@ -172,8 +211,9 @@ class VoipbinClient:
         token: str | None = None,
         accesskey: str | None = None,
         timeout: float = 10.0,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         backoff: float = 0.25,
+        max_retry_after: float = MAX_RETRY_AFTER,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = {"Accept": "application/json"}
@@ -191,6 +231,7 @@ class VoipbinClient:
         )
         self._retries = retries
         self._backoff = backoff
+        self._max_retry_after = max_retry_after
 
     async def __aenter__(self) -> VoipbinClient:
         return self
@@ -203,38 +244,58 @@ class VoipbinClient:
 
     # -- transport ---------------------------------------------------------------------------
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        idempotent = method in ("GET", "PUT")
-        attempts = 1 + (self._retries if idempotent else 0)
-        for attempt in range(attempts):
-            last_try = attempt == attempts - 1
+    async def _request(
+        self, method: str, path: str, *, retry_refusals: bool = False, **kwargs: Any
+    ) -> tuple[httpx.Response, int]:
+        """The successful response and how many requests it took; the last error if none succeeded."""
+        idempotent = method in IDEMPOTENT_METHODS
+        budget = 1 + (self._retries if idempotent or retry_refusals else 0)
+        for attempt in range(1, budget + 1):
+            cause: Exception | None = None
             try:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TimeoutException as exc:
-                if last_try:
-                    outcome = "" if idempotent else " (it may or may not have been carried out)"
-                    raise VoipbinTimeout(f"VoIPBIN did not answer in time{outcome}") from exc
-                delay = None
+                outcome = "" if idempotent else " (it may or may not have been carried out)"
+                error: VoipbinError = VoipbinTimeout(
+                    f"VoIPBIN did not answer in time{outcome}", outcome_unknown=not idempotent
+                )
+                cause = exc
             except httpx.TransportError as exc:
-                if last_try:
-                    raise Unreachable(f"VoIPBIN cannot be reached: {exc or type(exc).__name__}") from exc
-                delay = None
+                error = Unreachable(
+                    f"VoIPBIN cannot be reached: {exc or type(exc).__name__}",
+                    outcome_unknown=not idempotent and not isinstance(exc, httpx.ConnectError),
+                )
+                cause = exc
             else:
                 if response.is_success:
-                    return response
+                    return response, attempt
                 error = error_from_response(response)
-                if last_try or not isinstance(error, RateLimited | ServerError):
-                    raise error
-                delay = error.retry_after if isinstance(error, RateLimited) else None
-            await asyncio.sleep(delay if delay is not None else random.uniform(0, self._backoff * 2**attempt))
+            error.attempts = attempt
+            delay = self._retry_delay(error, attempt, idempotent=idempotent) if attempt < budget else None
+            if delay is None:
+                raise error from cause
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _retry_delay(self, error: VoipbinError, attempt: int, *, idempotent: bool) -> float | None:
+        """Seconds to wait before the next attempt, or None when ``error`` is final.
+
+        Only a read may be repeated after a timeout or a 5xx: for a POST those may hide a success.
+        """
+        if idempotent:
+            retryable = isinstance(error, VoipbinTimeout | Unreachable | RateLimited | ServerError)
+        else:
+            retryable = error.status_code in REFUSED_BEFORE_PROCESSING
+        if not retryable:
+            return None
+        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        if retry_after is not None:
+            return retry_after if retry_after <= self._max_retry_after else None
+        return random.uniform(0, self._backoff * 2 ** (attempt - 1))
+
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = await self._request(method, path, **kwargs)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ServerError("VoIPBIN sent an unreadable answer", status_code=response.status_code) from exc
+        response, attempts = await self._request(method, path, **kwargs)
+        return _decode(response, method=method, attempts=attempts)
 
     # -- API ---------------------------------------------------------------------------------
 
@@ -274,13 +335,30 @@ class VoipbinClient:
     async def list(self, resource: str, *, limit: int = 1000) -> list[dict[str, Any]]:
         return [item async for item in self.iter_list(resource, limit=limit)]
 
-    async def send_message(self, *, source: str, destinations: list[str], text: str) -> dict[str, Any]:
+    async def send_message(
+        self, *, source: str, destinations: list[str], text: str, retry_refusals: bool = False
+    ) -> Answer:
+        """Send an SMS; the answer is the outbound message, with how many requests it took.
+
+        Sent once, unless ``retry_refusals``: then repeated while VoIPBIN refuses it (429, 503)
+        within the retry budget, and never after a timeout or any other error.
+        """
         body = {
             "source": {"type": "tel", "target": source},
             "destinations": [{"type": "tel", "target": number} for number in destinations],
             "text": text,
         }
-        return await self._json("POST", f"{API_PREFIX}/messages", json=body)
+        path = f"{API_PREFIX}/messages"
+        response, attempts = await self._request("POST", path, retry_refusals=retry_refusals, json=body)
+        message = _decode(response, method="POST", attempts=attempts)
+        if not isinstance(message, dict):
+            raise ServerError(
+                "VoIPBIN's answer is not a message",
+                status_code=response.status_code,
+                attempts=attempts,
+                outcome_unknown=True,
+            )
+        return Answer(message, attempts=attempts)
 
     async def hangup_call(self, call_id: str) -> dict[str, Any]:
         return await self._json("POST", f"{API_PREFIX}/calls/{call_id}/hangup")

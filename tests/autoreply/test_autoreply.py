@@ -6,108 +6,35 @@ Every reply is counted where it matters, in the simulator's list of messages VoI
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 
-from dashboard.accountrelay import AccountRelay
 from dashboard.autoreply import handle_inbound
-from dashboard.models import Account, AutoReply, AutoReplyStatus, Message, Rule, RuleDecisionLog
+from dashboard.models import AutoReplyStatus, Message, Rule, RuleDecisionLog
 from dashboard.simulator.accounts import (
     DEMO_ACCESS_KEY,
     DEMO_CUSTOMER_ID,
-    DEMO_NUMBERS,
     DEMO_SALES_NUMBER,
     DEMO_SMS_NUMBER,
 )
-from dashboard.voipbin.events import Event, normalize
+from tests.autoreply.helpers import (
+    SENDER,
+    control,
+    decisions,
+    inbound_event,
+    receive_sms,
+    replies,
+    sent,
+    sent_reply_exists,
+    settled,
+    start_relay,
+)
 from tests.waiting import until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-SENDER = "+15551234567"
-REPLY = "Thanks {sender}! {our_number} got your message at {time}."
-
-
-@pytest.fixture
-def account(live_settings) -> Account:
-    """Acme, as its admin would set it up: every demo number ours, Berlin time."""
-    return Account.objects.create(
-        name="Acme",
-        customer_id=DEMO_CUSTOMER_ID,
-        access_key=DEMO_ACCESS_KEY,
-        numbers=list(DEMO_NUMBERS),
-        time_zone="Europe/Berlin",
-    )
-
-
-@pytest.fixture
-def rule(account: Account) -> Rule:
-    """Answers every message (no conditions), at most once an hour per sender."""
-    return Rule.objects.create(account=account, name="Hello", order=1, reply=REPLY)
-
-
-@pytest.fixture
-async def relays(account: Account) -> AsyncIterator[list[AccountRelay]]:
-    """Account relays started by the test; all closed, and checked idle, afterwards."""
-    started: list[AccountRelay] = []
-    yield started
-    for relay in started:
-        await relay.close()
-        assert relay.pending == 0
-        assert relay.sessions == {}
-
-
-async def start_relay(sim: Any, relays: list[AccountRelay]) -> AccountRelay:
-    relay = AccountRelay()
-    relays.append(relay)
-    await relay.start()
-    assert len(relay.sessions) == 1
-    await until(lambda: len(_subscribed(sim)) == len(relays))
-    return relay
-
-
-def _subscribed(sim: Any) -> list[dict[str, Any]]:
-    return [c for c in sim.stats()["open_connections"] if c["topics"]]
-
-
-async def sent(sim: Any) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=sim.url) as http:
-        return (await http.get("/_sim/sent")).json()["result"]
-
-
-async def receive_sms(sim: Any, *, source: str = SENDER, text: str = "Hello?") -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=sim.url) as http:
-        response = await http.post("/_sim/sms", json={"source": source, "text": text})
-    response.raise_for_status()
-    return response.json()
-
-
-def inbound_event(sim: Any, *, source: str = SENDER, text: str = "Hello?") -> Event:
-    """An inbound SMS as the relay would receive it, for calling ``handle_inbound`` directly."""
-    return normalize(sim.receive_sms(source=source, text=text))
-
-
-@database_sync_to_async
-def replies() -> list[AutoReply]:
-    return list(AutoReply.objects.order_by("pk"))
-
-
-@database_sync_to_async
-def decisions(message_id: str) -> list[RuleDecisionLog]:
-    return list(RuleDecisionLog.objects.filter(message_id=message_id).order_by("pk"))
-
-
-async def settled(relays: list[AccountRelay]) -> None:
-    """Every relay idle for a moment: any second reply would have been sent by now."""
-    for _ in range(3):
-        await until(lambda: all(relay.pending == 0 for relay in relays))
-        await asyncio.sleep(0.1)
 
 
 async def test_inbound_sms_gets_exactly_one_reply_with_placeholders_filled(sim, rule, relays):
@@ -115,7 +42,7 @@ async def test_inbound_sms_gets_exactly_one_reply_with_placeholders_filled(sim, 
 
     message = await receive_sms(sim)
 
-    await until(lambda: _sent_reply_exists(), timeout=10)
+    await until(lambda: sent_reply_exists(), timeout=10)
     await settled(relays)
     [reply] = await replies()
     assert reply.status == AutoReplyStatus.SENT
@@ -134,11 +61,6 @@ async def test_inbound_sms_gets_exactly_one_reply_with_placeholders_filled(sim, 
     stored = await database_sync_to_async(Message.objects.get)(pk=message["id"])
     assert (stored.direction, stored.source, stored.destination) == ("inbound", SENDER, DEMO_SMS_NUMBER)
     assert stored.evaluated_at is not None
-
-
-@database_sync_to_async
-def _sent_reply_exists() -> bool:
-    return AutoReply.objects.filter(status=AutoReplyStatus.SENT).exists()
 
 
 async def test_same_event_handled_twice_sends_once(sim, rule, account):
@@ -178,7 +100,7 @@ async def test_two_relays_on_the_same_account_send_one_reply(sim, rule, relays):
 
     await receive_sms(sim)
 
-    await until(lambda: _sent_reply_exists(), timeout=10)
+    await until(lambda: sent_reply_exists(), timeout=10)
     await settled(relays)
     assert len(await sent(sim)) == 1
     assert len(await replies()) == 1
@@ -218,11 +140,7 @@ async def test_second_message_within_cooldown_gets_no_reply(sim, rule, account):
 
 
 async def test_payment_required_fails_the_reply_without_retrying(sim, rule, account):
-    async with httpx.AsyncClient(base_url=sim.url) as http:
-        response = await http.post(
-            "/_sim/balance", json={"customer_id": DEMO_CUSTOMER_ID, "insufficient": True}
-        )
-    response.raise_for_status()
+    await control(sim, "balance", {"customer_id": DEMO_CUSTOMER_ID, "insufficient": True})
     event = inbound_event(sim)
 
     [reply] = await handle_inbound(event, account=account)
@@ -241,7 +159,7 @@ async def test_relay_backfills_a_message_that_arrived_while_it_was_down(sim, rul
 
     await start_relay(sim, relays)
 
-    await until(lambda: _sent_reply_exists(), timeout=10)
+    await until(lambda: sent_reply_exists(), timeout=10)
     await settled(relays)
     [reply] = await replies()
     assert reply.inbound_message_id == message["id"]

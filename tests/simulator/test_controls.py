@@ -305,6 +305,9 @@ async def test_stats_describe_connections_and_counters(sim):
         ],
         "events_published": 1,
         "frames_dropped": 0,
+        "sends_accepted": 0,
+        "sends_refused": 0,
+        "sends_delayed": 0,
     }
 
 
@@ -324,6 +327,8 @@ async def test_reset_restores_the_seeded_start(sim):
         "slow": 0.0,
         "scenario_running": False,
         "insufficient_balance": [],
+        "fail_sends": None,
+        "delay_sends": None,
         "virtual_time": 0.0,
     }
     assert list(sim.state.all("call")) == []

@@ -159,14 +159,18 @@ async def test_agent_sets_own_status_but_not_anothers(sim):
 
 @pytest.fixture
 async def flaky():
-    """A server whose first ``failures`` answers are ``status``; it counts requests per path."""
-    state = {"failures": 2, "status": 503, "hits": {}}
+    """A server whose first ``failures`` answers are ``status``; it counts requests per path.
+
+    A 429 carries ``retry_after``; with ``garbage`` set, the answers after the failures are a 200
+    with that text, which is not the JSON object asked for.
+    """
+    state = {"failures": 2, "status": 503, "retry_after": "0", "garbage": None, "hits": {}}
 
     async def handler(request: web.Request) -> web.StreamResponse:
         hits = state["hits"]
         hits[request.path] = hits.get(request.path, 0) + 1
         if hits[request.path] <= state["failures"]:
-            headers = {"Retry-After": "0"} if state["status"] == 429 else {}
+            headers = {"Retry-After": state["retry_after"]} if state["status"] == 429 else {}
             body = {
                 "error": {
                     "status": "UNAVAILABLE",
@@ -176,6 +180,8 @@ async def flaky():
                 }
             }
             return web.json_response(body, status=state["status"], headers=headers)
+        if state["garbage"] is not None:
+            return web.Response(text=state["garbage"], content_type="application/json")
         return web.json_response({"id": "ok", "result": [], "next_page_token": ""})
 
     app = web.Application()
@@ -201,9 +207,10 @@ async def test_get_is_retried_on_5xx_and_429(flaky):
 async def test_get_gives_up_after_the_retry_budget(flaky):
     flaky["failures"] = 10
     async with VoipbinClient(flaky["url"], accesskey="k", retries=2, backoff=0.01) as client:
-        with pytest.raises(ServerError, match="try later"):
+        with pytest.raises(ServerError, match="try later") as info:
             await client.me()
     assert flaky["hits"]["/v1.0/me"] == 3
+    assert info.value.attempts == 3
     flaky["status"] = 429
     flaky["hits"].clear()
     async with VoipbinClient(flaky["url"], accesskey="k", retries=1, backoff=0.01) as client:
@@ -220,6 +227,67 @@ async def test_post_is_never_retried(flaky):
     assert flaky["hits"] == {"/v1.0/messages": 1, "/v1.0/calls/c1/hangup": 1}
 
 
+async def test_post_opting_in_is_retried_while_refused_and_counts_its_attempts(flaky):
+    async with VoipbinClient(flaky["url"], accesskey="k", backoff=0.01) as client:
+        sent = await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+        flaky.update(status=429, hits={})
+        again = await client.send_message(source="+1", destinations=["+3"], text="hi", retry_refusals=True)
+    assert (sent["id"], sent.attempts, again.attempts) == ("ok", 3, 3)
+    assert flaky["hits"] == {"/v1.0/messages": 3}
+
+
+async def test_post_waits_as_long_as_retry_after_says(flaky):
+    """With a backoff of a millisecond, only the header can make the client wait a second."""
+    flaky.update(status=429, failures=1, retry_after="1")
+    loop = asyncio.get_running_loop()
+    async with VoipbinClient(flaky["url"], accesskey="k", backoff=0.001) as client:
+        started = loop.time()
+        sent = await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+    assert sent.attempts == 2
+    assert loop.time() - started >= 0.99
+
+
+async def test_a_retry_after_beyond_the_limit_fails_at_once(flaky):
+    flaky.update(status=429, failures=1, retry_after="3600")
+    async with VoipbinClient(flaky["url"], accesskey="k", max_retry_after=30) as client:
+        with pytest.raises(RateLimited) as refused:
+            await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+        with pytest.raises(RateLimited):
+            await client.me()
+    assert (refused.value.retry_after, refused.value.attempts) == (3600, 1)
+    assert flaky["hits"] == {"/v1.0/messages": 1, "/v1.0/me": 1}
+
+
+async def test_post_opting_in_gives_up_after_the_retry_budget(flaky):
+    flaky["failures"] = 10
+    async with VoipbinClient(flaky["url"], accesskey="k", retries=2, backoff=0.01) as client:
+        with pytest.raises(ServerError) as refused:
+            await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+    assert (refused.value.status_code, refused.value.attempts) == (503, 3)
+    assert refused.value.outcome_unknown is False
+    assert flaky["hits"] == {"/v1.0/messages": 3}
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+async def test_post_is_not_retried_on_server_errors_that_may_follow_the_work(flaky, status):
+    flaky["status"] = status
+    async with VoipbinClient(flaky["url"], accesskey="k", backoff=0.01) as client:
+        with pytest.raises(ServerError) as failed:
+            await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+    assert (failed.value.status_code, failed.value.attempts) == (status, 1)
+    assert flaky["hits"] == {"/v1.0/messages": 1}
+
+
+@pytest.mark.parametrize("garbage", ["<html>sent?</html>", "[]"])
+async def test_an_unreadable_success_is_not_retried_and_may_have_been_sent(flaky, garbage):
+    flaky.update(failures=0, garbage=garbage)
+    async with VoipbinClient(flaky["url"], accesskey="k", backoff=0.01) as client:
+        with pytest.raises(ServerError, match=r"unreadable|not a message") as unreadable:
+            await client.send_message(source="+1", destinations=["+2"], text="hi", retry_refusals=True)
+    assert unreadable.value.outcome_unknown is True
+    assert flaky["hits"] == {"/v1.0/messages": 1}
+
+
 async def test_unreachable_and_timeout_are_typed():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -229,17 +297,22 @@ async def test_unreachable_and_timeout_are_typed():
             await client.me()
 
     released = asyncio.Event()
+    connections = 0
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
         await released.wait()
         writer.close()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with VoipbinClient(f"http://127.0.0.1:{port}", timeout=0.2, retries=0) as client:
-            with pytest.raises(VoipbinTimeout, match="may or may not"):
-                await client.send_message(source="+1", destinations=["+2"], text="lost?")
+        async with VoipbinClient(f"http://127.0.0.1:{port}", timeout=0.2, backoff=0.01) as client:
+            with pytest.raises(VoipbinTimeout, match="may or may not") as lost:
+                await client.send_message(source="+1", destinations=["+2"], text="lost?", retry_refusals=True)
+        assert (lost.value.attempts, lost.value.outcome_unknown) == (1, True)
+        assert connections == 1  # opting in to retries never repeats a send whose answer was lost
     finally:
         released.set()
         server.close()
