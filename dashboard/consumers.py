@@ -80,7 +80,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         self.page_kind = self.scope["url_route"]["kwargs"]["page"]
         page = PAGES.get(self.page_kind)
-        if page is None:
+        if page is None or not page.allows(user):  # e.g. the inbox is for supervisors only
             await self.close(code=CLOSE_FORBIDDEN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())

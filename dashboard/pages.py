@@ -7,14 +7,17 @@ sockets showing that page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Protocol
 
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.inbox import threads
 from dashboard.live import Change
-from dashboard.models import Call, User
+from dashboard.models import Call, Message, User
 from dashboard.voipbin.topics import format_topic
 
 ENDED_CALLS_SHOWN = 50
@@ -30,6 +33,21 @@ CALL_PHASES = {
 }
 PHASE_CHOICES = [("ringing", "Ringing"), ("answered", "Answered"), ("ending", "Ending")]
 DIRECTION_CHOICES = [("incoming", "Incoming"), ("outgoing", "Outgoing")]
+
+
+class LivePage(Protocol):
+    """What the browser socket and the relay need of a live page."""
+
+    kind: str
+    resources: tuple[str, ...]
+
+    def allows(self, user: User) -> bool: ...
+    def topics(self, user: User) -> list[str]: ...
+    def filters(self, query: dict[str, list[str]]) -> dict[str, Any]: ...
+    def render_change(self, change: Change) -> dict[str, str]: ...
+
+    # (user, **filters) -> html, the filters being what ``filters()`` returned.
+    render_lists: Callable[..., str]
 
 
 def scope_topics(user: User, resources: tuple[str, ...]) -> list[str]:
@@ -74,12 +92,15 @@ class CallsPage:
     kind = "calls"
     resources = ("call",)
 
+    def allows(self, user: User) -> bool:
+        return True
+
     def topics(self, user: User) -> list[str]:
         return scope_topics(user, self.resources)
 
     def render_change(self, change: Change) -> dict[str, str]:
         """The row as every viewer of this page kind gets it, by role (supervisors get the hang-up button)."""
-        if change.resource != "call":
+        if not isinstance(change.row, Call):
             return {}
         return {
             "supervisor": render_call_row(change.row, can_hang_up=True),
@@ -120,4 +141,71 @@ class CallsPage:
         )
 
 
-PAGES: dict[str, CallsPage] = {CallsPage.kind: CallsPage()}
+def _first(query: dict[str, list[str]], name: str) -> str:
+    return (query.get(name) or [""])[0].strip()
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """The inbox's thread list and a thread's messages: both pages share this kind and its socket.
+
+    A change is rendered once for every supervisor of the customer, so a pushed thread row
+    cannot carry one user's unread count: it carries a "new" marker when the message it brings
+    is inbound, and ``static/js/live.js`` keeps the count the row already showed beside it.
+    Exact counts come back on every page load and resync (``render_lists``). The pushed message
+    item lands only on the page holding its thread's list (``thread-<key>``); elsewhere the
+    browser drops it.
+    """
+
+    kind = "inbox"
+    resources = ("message",)
+
+    def allows(self, user: User) -> bool:
+        return user.is_supervisor
+
+    def topics(self, user: User) -> list[str]:
+        return scope_topics(user, self.resources)
+
+    def filters(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """``q`` and ``unanswered`` for the thread list; ``our`` and ``remote`` name an open thread."""
+        return {
+            "q": _first(query, "q")[:200],
+            "unanswered": _first(query, "unanswered") == "1",
+            "our": _first(query, "our"),
+            "remote": _first(query, "remote"),
+        }
+
+    def render_change(self, change: Change) -> dict[str, str]:
+        """The thread's row (its newest message, wherever this one falls) and the message itself."""
+        if not isinstance(change.row, Message):
+            return {}
+        message = change.row
+        head = threads.thread_head(
+            customer_id=message.customer_id, our_number=message.our_number, remote=message.remote
+        )
+        if head is None:
+            return {}
+        threads.decorate([message])
+        new = message.direction == "inbound" and message.pk == head.pk
+        html = render_to_string(
+            "dashboard/fragments/thread_row.html", {"thread": head, "live": True, "new": new}
+        ) + render_to_string("dashboard/fragments/message_item.html", {"message": message, "live": True})
+        return {"supervisor": html, "agent": ""}
+
+    def render_lists(
+        self, user: User, *, q: str = "", unanswered: bool = False, our: str = "", remote: str = ""
+    ) -> str:
+        """The open thread's messages, or the filtered thread list, whole (a socket (re)connects)."""
+        if not self.allows(user):
+            return ""
+        if our and remote:
+            messages = threads.thread_messages(user, our_number=our, remote=remote)
+            context = {"thread_messages": messages, "key": threads.thread_key(our, remote), "live": True}
+            return render_to_string("dashboard/fragments/message_list.html", context)
+        context = {"threads": threads.threads(user, q=q, unanswered=unanswered), "live": True}
+        return render_to_string("dashboard/fragments/thread_list.html", context)
+
+
+CALLS_PAGE = CallsPage()
+INBOX_PAGE = InboxPage()
+PAGES: dict[str, LivePage] = {page.kind: page for page in (CALLS_PAGE, INBOX_PAGE)}

@@ -38,14 +38,19 @@ from dashboard.leases import Leases, make_leases
 from dashboard.live import Change, apply_event
 from dashboard.models import User
 from dashboard.pages import PAGES
-from dashboard.voipbin.events import Event, normalize
+from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import principal_topics
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
 
 logger = logging.getLogger(__name__)
 
-USER_RESOURCES = ("call",)
+USER_RESOURCES = ("call", "message")
+# Only supervisors (VoIPBIN admins and managers) follow messages: VoIPBIN publishes them under the
+# customer's topics alone and lists them to admins and managers only, and the inbox is theirs.
+SUPERVISOR_RESOURCES = frozenset({"message"})
+# What a supervisor's session fetches over REST after every (re)connect, and as which event.
+BACKFILL = (("calls", "call_updated"), ("messages", "message_updated"))
 BACKFILL_LIMIT = 200
 _APPLIED_MEMORY = 8192
 CLOSE_SIGNED_OUT = 4001
@@ -58,6 +63,16 @@ def relay_group(user_pk: int) -> str:
 
 def lease_key(user_pk: int) -> str:
     return f"user-session:{user_pk}"
+
+
+def session_topics(user: User) -> list[str]:
+    """The topics of the user's upstream session: the widest their VoIPBIN role allows, per resource.
+
+    An agent's session asks for no message topics at all (VoIPBIN would accept
+    ``agent_id:<own>:message`` but never publishes messages there): deliberate, not harmless noise.
+    """
+    resources = [r for r in USER_RESOURCES if user.is_supervisor or r not in SUPERVISOR_RESOURCES]
+    return principal_topics(user.principal, resources)
 
 
 class LiveSocket(Protocol):
@@ -271,7 +286,7 @@ class Hub:
         return UpstreamSession(
             settings.VOIPBIN_WS_URL,
             token=user.voipbin_token,
-            topics=principal_topics(user.principal, USER_RESOURCES),
+            topics=session_topics(user),
             on_event=on_event,
             on_connected=lambda session, reconnected: self.backfill(user_pk),
             on_status=lambda status: self._on_status(user_pk, status),
@@ -293,21 +308,31 @@ class Hub:
     async def backfill(self, user_pk: int) -> None:
         """After every (re)connect, fetch what VoIPBIN holds, then resync every tab of the user.
 
-        Only supervisors may list calls (VoIPBIN answers 403 to agents); an agent's
-        tabs resync from state.
+        Only supervisors may list calls and messages (VoIPBIN answers 403 to agents); an
+        agent's tabs resync from state. One list failing does not skip the others.
         """
         entry = self.sessions.get(user_pk)
         if entry is None:
             return
         if entry.user.is_supervisor:
-            try:
-                async with rest_client(token=entry.user.voipbin_token) as client:
-                    calls = await client.list("calls", limit=BACKFILL_LIMIT)
-            except VoipbinError as exc:
-                logger.warning("backfill for user %s failed: %s", user_pk, exc)
-                calls = []
-            for data in reversed(calls):  # oldest first, as they happened
-                await self.deliver(user_pk, normalize({"type": "call_updated", "data": data}))
+            async with rest_client(token=entry.user.voipbin_token) as client:
+                # Side by side: the tabs resync only when every list is in, so keep the wait short.
+                lists = await asyncio.gather(
+                    *(client.list(resource, limit=BACKFILL_LIMIT) for resource, _ in BACKFILL),
+                    return_exceptions=True,
+                )
+            for (resource, event_name), items in zip(BACKFILL, lists, strict=True):
+                if isinstance(items, BaseException):
+                    if not isinstance(items, VoipbinError):
+                        raise items
+                    logger.warning("%s backfill for user %s failed: %s", resource, user_pk, items)
+                    continue
+                for data in reversed(items):  # oldest first, as they happened
+                    try:
+                        event = normalize({"type": event_name, "data": data})
+                    except FrameError:
+                        continue
+                    await self.deliver(user_pk, event)
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
 

@@ -29,25 +29,57 @@
   }
 
   // A pushed row replaces its old self in place (hx-swap-oob); when it is new to this page, or
-  // moved between lists (a call that ended), put it at the top of the list it names.
+  // moved between lists (a call that ended), put it at the top of the list it names. Items that
+  // carry data-sort (the inbox: keys that order as text) go where their key says instead, in the
+  // direction the list's data-order names (threads newest first, a thread's messages oldest first).
+  // An item whose list is not on this page (another thread's message) is dropped.
+  function placeSorted(item, list) {
+    var key = item.dataset.sort, desc = list.dataset.order === "desc", before = null;
+    for (var sib = list.firstElementChild; sib; sib = sib.nextElementSibling) {
+      if (sib !== item && sib.dataset.sort && (desc ? sib.dataset.sort < key : sib.dataset.sort > key)) {
+        before = sib;
+        break;
+      }
+    }
+    if (item.parentElement !== list || item.nextElementSibling !== before) list.insertBefore(item, before);
+  }
   function place(row) {
     var list = row && row.dataset.list && document.getElementById(row.dataset.list);
-    if (!list || row.parentElement === list) return;
+    if (!list) return;
+    if (row.dataset.sort) { placeSorted(row, list); return; }
+    if (row.parentElement === list) return;
     list.prepend(row);
     if (list.id.endsWith("-ended")) {
       while (list.rows.length > ENDED_ROWS_KEPT) list.deleteRow(-1);
     }
   }
+  // A thread row new to a filtered inbox list shows only if it matches the search (its numbers and
+  // newest text; the server's search also reads older texts, and a resync applies it exactly).
+  function matchesFilter(row, list) {
+    var scope = list.closest("[data-filter-q]"), q = scope && scope.dataset.filterQ;
+    return !q || (row.dataset.search || "").indexOf(q.toLowerCase()) >= 0;
+  }
   document.addEventListener("htmx:oobAfterSwap", function (e) {
-    if (e.target.matches && e.target.matches("tr[data-list]")) place(e.target);
+    if (e.target.matches && e.target.matches("[data-list]")) place(e.target);
   });
   document.addEventListener("htmx:oobErrorNoTarget", function (e) {
     var row = e.detail.content;
-    if (row && row.matches && row.matches("tr[data-list]")) {
-      row.removeAttribute("hx-swap-oob");
-      place(row);
-      if (row.isConnected) htmx.process(row);
-    }
+    if (!row || !row.matches || !row.matches("[data-list]")) return;
+    var list = document.getElementById(row.dataset.list);
+    if (!list || (row.matches("[data-thread]") && !matchesFilter(row, list))) return;
+    row.removeAttribute("hx-swap-oob");
+    place(row);
+    if (row.isConnected) htmx.process(row);
+  });
+  // A pushed thread row is rendered once for every supervisor, so it cannot carry this user's
+  // unread count: keep the badges the row showed ("3 unread", "new") beside what the push brings.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    var old = e.detail.target, incoming = e.detail.fragment && e.detail.fragment.firstElementChild;
+    var slot = incoming && incoming.matches && incoming.matches("[data-thread]") && incoming.querySelector("[data-unread]");
+    if (!slot || !old.matches("[data-thread]")) return;
+    old.querySelectorAll("[data-unread] [data-kind]").forEach(function (badge) {
+      if (!slot.querySelector('[data-kind="' + badge.dataset.kind + '"]')) slot.appendChild(badge.cloneNode(true));
+    });
   });
 
   function socketState(icon, label, state) {

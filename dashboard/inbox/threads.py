@@ -1,0 +1,208 @@
+"""Inbox queries: threads, their messages, read marks. Plain functions over the ORM, no views.
+
+A thread is one conversation, ``(customer_id, our_number, remote)``, whichever way each SMS went.
+Every query starts from ``Message.objects.visible_to(user)``: the user's own customer only, and
+nothing at all for an agent (messages have no owning agent; the inbox is for supervisors). Times
+are VoIPBIN's (``tm_create``), never the order in which events happened to reach us.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, Func, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from dashboard.models import Account, AutoReply, Message, ThreadRead, User
+from dashboard.voipbin.events import FrameError, normalize
+
+logger = logging.getLogger(__name__)
+
+THREADS_SHOWN = 200
+MESSAGES_SHOWN = 500
+
+NEWEST_FIRST = (F("tm_create").desc(nulls_last=True), F("pk").desc())
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A target status (VOIPBIN.md §5) as the page shows it: icon and words, never colour alone."""
+
+    icon: str
+    label: str
+    tone: str  # ok | pending | bad: only for styling
+
+
+DELIVERY = {
+    "received": Delivery("↘", "Received", "ok"),
+    "queued": Delivery("◔", "Queued", "pending"),
+    "sent": Delivery("✓", "Sent", "pending"),
+    "delivered": Delivery("✓✓", "Delivered", "ok"),
+    "failed": Delivery("⚠", "Failed", "bad"),
+    "gw_timeout": Delivery("⚠", "Gateway timed out", "bad"),
+    "dlr_timeout": Delivery("?", "No delivery report", "pending"),
+}
+
+
+def delivery(status: str) -> Delivery:
+    return DELIVERY.get(status) or Delivery("?", status or "Unknown", "pending")
+
+
+def thread_key(our_number: str, remote: str) -> str:
+    """A stable short id for a thread, for DOM ids: a page holds only its own thread's list id."""
+    return hashlib.blake2b(f"{our_number}\n{remote}".encode(), digest_size=8).hexdigest()
+
+
+def sort_key(message: Message) -> str:
+    """Orders as text the way the pages order messages (VoIPBIN time, then id), for pushed items."""
+    stamp = message.tm_create.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if message.tm_create else ""
+    return f"{stamp:0>20}|{message.pk}"
+
+
+def with_sender(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Who sent a manual reply, in the same query (without decrypting their VoIPBIN token)."""
+    return messages.select_related("sent_by").defer("sent_by__voipbin_token", "sent_by__password")
+
+
+def inbox_messages(user: User) -> QuerySet[Message]:
+    """Every message the user may read in the inbox (none for agents)."""
+    if not user.is_supervisor:
+        return Message.objects.none()
+    return Message.objects.visible_to(user).exclude(remote="").exclude(our_number="")
+
+
+def _in_outer_thread(queryset: QuerySet[Message]) -> QuerySet[Message]:
+    """The rows of ``queryset`` in the same thread as the outer query's row."""
+    return queryset.filter(
+        customer_id=OuterRef("customer_id"), our_number=OuterRef("our_number"), remote=OuterRef("remote")
+    )
+
+
+def matching(messages: QuerySet[Message], *, q: str = "", unanswered: bool = False) -> QuerySet[Message]:
+    """Keep the messages whose thread matches, whole threads at a time.
+
+    ``q`` matches either number or the text of any message in the thread; ``unanswered`` keeps
+    threads whose newest message is inbound (nobody has replied to it yet).
+    """
+    if q:
+        texts = _in_outer_thread(Message.objects.filter(text__icontains=q))
+        messages = messages.filter(Q(remote__icontains=q) | Q(our_number__icontains=q) | Exists(texts))
+    if unanswered:
+        newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("direction")[:1]
+        messages = messages.alias(newest_direction=Subquery(newest)).filter(newest_direction="inbound")
+    return messages
+
+
+def _unread_count(user: User) -> Subquery:
+    """Inbound messages of the outer row's thread newer than the user's read mark for it."""
+    seen = ThreadRead.objects.filter(
+        user=user,
+        customer_id=OuterRef("customer_id"),
+        our_number=OuterRef("our_number"),
+        remote=OuterRef("remote"),
+        read_at__gte=OuterRef("tm_create"),
+    )
+    unread = _in_outer_thread(Message.objects.filter(direction="inbound", tm_create__isnull=False))
+    unread = unread.filter(~Exists(seen)).order_by()
+    return Subquery(unread.annotate(n=Func("pk", function="COUNT")).values("n"), output_field=IntegerField())
+
+
+def threads(
+    user: User, *, q: str = "", unanswered: bool = False, limit: int = THREADS_SHOWN
+) -> list[Message]:
+    """Each matching thread as its newest message, newest thread first, with ``unread`` for this user.
+
+    One query: the newest message per thread is picked by a correlated subquery (served by the
+    ``message_thread`` index), and the unread count is another, so there is no query per thread.
+    """
+    newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("pk")[:1]
+    rows = matching(inbox_messages(user).filter(pk=Subquery(newest)), q=q, unanswered=unanswered)
+    rows = with_sender(rows.annotate(unread=_unread_count(user))).order_by(*NEWEST_FIRST)
+    return decorate(list(rows[:limit]))
+
+
+def thread_head(*, customer_id: str, our_number: str, remote: str) -> Message | None:
+    """A thread's newest message, for a row pushed to every supervisor of the customer."""
+    rows = Message.objects.filter(customer_id=customer_id, our_number=our_number, remote=remote)
+    newest = with_sender(rows).order_by(*NEWEST_FIRST).first()
+    return decorate([newest])[0] if newest else None
+
+
+def thread_exists(user: User, *, our_number: str, remote: str) -> bool:
+    return bool(our_number and remote) and (
+        inbox_messages(user).filter(our_number=our_number, remote=remote).exists()
+    )
+
+
+def thread_messages(
+    user: User, *, our_number: str, remote: str, limit: int = MESSAGES_SHOWN
+) -> list[Message]:
+    """The thread's newest ``limit`` messages, oldest first (VoIPBIN time, then id)."""
+    rows = with_sender(inbox_messages(user).filter(our_number=our_number, remote=remote))
+    return decorate(list(reversed(rows.order_by(*NEWEST_FIRST)[:limit])))
+
+
+def decorate(messages: list[Message]) -> list[Message]:
+    """Attach what the templates show beyond the model, with one query for auto-reply rule names."""
+    rules = dict(
+        AutoReply.objects.filter(reply_message_id__in=[m.pk for m in messages]).values_list(
+            "reply_message_id", "rule__name"
+        )
+    )
+    for message in messages:
+        message.thread_key = thread_key(message.our_number, message.remote)
+        message.sort_key = sort_key(message)
+        message.delivery = delivery(message.status)
+        message.auto_rule = rules.get(message.pk, "")
+        sender = message.sent_by if message.sent_by_id else None
+        message.sender_name = (sender.get_full_name() or sender.username) if sender else ""
+    return messages
+
+
+def mark_read(user: User, *, our_number: str, remote: str) -> None:
+    """Everything in the thread up to now counts as read by this user.
+
+    The mark is the later of our clock and the thread's newest VoIPBIN time, so a VoIPBIN clock a
+    little ahead of ours cannot leave a message unread after it was seen. It never moves back.
+    """
+    newest = inbox_messages(user).filter(our_number=our_number, remote=remote).aggregate(at=Max("tm_create"))
+    at = max(timezone.now(), newest["at"] or timezone.now())
+    marks = ThreadRead.objects.filter(
+        user=user, customer_id=user.customer_id, our_number=our_number, remote=remote
+    )
+    if marks.filter(read_at__lt=at).update(read_at=at) or marks.exists():
+        return
+    try:
+        with transaction.atomic():  # a savepoint: another tab may create the mark first
+            ThreadRead.objects.create(
+                user=user, customer_id=user.customer_id, our_number=our_number, remote=remote, read_at=at
+            )
+    except IntegrityError:
+        marks.filter(read_at__lt=at).update(read_at=at)
+
+
+def record_reply(result: dict[str, Any], *, user: User) -> Message | None:
+    """Store the message VoIPBIN answered a manual reply with, as sent by ``user``.
+
+    Its event may have arrived first and stored the row already; either way the row ends up
+    marked with who sent it. None when the answer is not a message we can store (it was sent all
+    the same: its event will bring it).
+    """
+    try:
+        event = normalize(dict(result))
+    except FrameError:
+        event = None
+    if event is None or event.resource != "message" or not event.resource_id:
+        logger.warning("VoIPBIN's answer to a reply is not a message: %.200r", result)
+        return None
+    with transaction.atomic():
+        account = Account.objects.filter(customer_id=user.customer_id).first()
+        message = Message.upsert(event, account=account)
+        Message.objects.filter(pk=message.pk).update(sent_by=user)
+    message.sent_by = user
+    return message
