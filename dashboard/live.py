@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from dashboard.models import Account, Call, Message
+from dashboard.flows import state as flows_state
+from dashboard.models import Account, Activeflow, Call, Message
 from dashboard.voipbin.events import Event, newer_than
 from dashboard.voipbin.topics import resource_topics
 
@@ -26,7 +27,7 @@ class Change:
     """A row that an event changed, with what the pages need to know about the change."""
 
     resource: str
-    row: Call | Message
+    row: Call | Message | Activeflow
     created: bool
 
     @property
@@ -46,6 +47,8 @@ def apply_event(event: Event) -> Change | None:
         return _apply_call(event)
     if event.resource == "message" and event.resource_id:
         return _apply_message(event)
+    if event.resource == "activeflow" and event.resource_id:
+        return flows_state.apply_activeflow(event)
     return None
 
 

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.flows.pages import FLOWS_PAGE, current_actions, render_call_flow_action
 from dashboard.inbox import threads
 from dashboard.live import Change
-from dashboard.models import Call, Message, User
+from dashboard.models import Activeflow, Call, Message, User
 from dashboard.voipbin.topics import format_topic
 
 ENDED_CALLS_SHOWN = 50
@@ -68,7 +69,9 @@ def agent_names(agent_ids: set[str]) -> dict[str, str]:
 def decorate(calls: list[Call]) -> list[Call]:
     """Attach what the row template shows beyond the model: phase and agent name."""
     names = agent_names({c.owner_agent_id for c in calls})
+    flows = current_actions(c.pk for c in calls)
     for call in calls:
+        call.activeflow = flows.get(call.pk)
         call.phase = CALL_PHASES.get(call.status, "ringing")
         call.agent_name = names.get(call.owner_agent_id, "")
     return calls
@@ -90,7 +93,7 @@ def render_call_row(call: Call, *, can_hang_up: bool = False) -> str:
 @dataclass(frozen=True)
 class CallsPage:
     kind = "calls"
-    resources = ("call",)
+    resources = ("call", "activeflow")
 
     def allows(self, user: User) -> bool:
         return True
@@ -100,6 +103,9 @@ class CallsPage:
 
     def render_change(self, change: Change) -> dict[str, str]:
         """The row as every viewer of this page kind gets it, by role (supervisors get the hang-up button)."""
+        if isinstance(change.row, Activeflow):
+            html = render_call_flow_action(change)
+            return {"supervisor": html, "agent": html} if html else {}
         if not isinstance(change.row, Call):
             return {}
         return {
@@ -208,4 +214,4 @@ class InboxPage:
 
 CALLS_PAGE = CallsPage()
 INBOX_PAGE = InboxPage()
-PAGES: dict[str, LivePage] = {page.kind: page for page in (CALLS_PAGE, INBOX_PAGE)}
+PAGES: dict[str, LivePage] = {page.kind: page for page in (CALLS_PAGE, INBOX_PAGE, FLOWS_PAGE)}

@@ -42,13 +42,14 @@ from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import principal_topics
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
+from dashboard.walls.feed import customer_changed
 
 logger = logging.getLogger(__name__)
 
-USER_RESOURCES = ("call", "message")
+USER_RESOURCES = ("call", "message", "activeflow")
 # Only supervisors (VoIPBIN admins and managers) follow messages: VoIPBIN publishes them under the
 # customer's topics alone and lists them to admins and managers only, and the inbox is theirs.
-SUPERVISOR_RESOURCES = frozenset({"message"})
+SUPERVISOR_RESOURCES = frozenset({"message", "activeflow"})
 # What a supervisor's session fetches over REST after every (re)connect, and as which event.
 BACKFILL = (("calls", "call_updated"), ("messages", "message_updated"))
 BACKFILL_LIMIT = 200
@@ -384,6 +385,8 @@ class Hub:
         try:
             change = await _apply(event)
             update = await _render(change) if change else None
+            if change is not None:
+                customer_changed(change.row.customer_id)  # this process's wall displays
         except BaseException:
             self._applied.pop(event.key, None)  # a later delivery may try again
             raise
