@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -37,3 +38,15 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_for_file(path: Path, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    """Until ``path`` exists (a worker's heartbeat); fails early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{path} not written after {timeout}s")

@@ -126,6 +126,16 @@ def threads(
     return decorate(list(rows[:limit]))
 
 
+def waiting_threads(*, customer_id: str, limit: int) -> list[Message]:
+    """Threads nobody has answered yet as their newest (inbound) message, longest waiting first.
+
+    For the wall display, which follows an account rather than a user: no read marks.
+    """
+    newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("pk")[:1]
+    rows = Message.objects.filter(customer_id=customer_id, direction="inbound").exclude(remote="")
+    return list(rows.filter(pk=Subquery(newest)).order_by("tm_create", "pk")[:limit])
+
+
 def thread_head(*, customer_id: str, our_number: str, remote: str) -> Message | None:
     """A thread's newest message, for a row pushed to every supervisor of the customer."""
     rows = Message.objects.filter(customer_id=customer_id, our_number=our_number, remote=remote)
@@ -147,13 +157,37 @@ def thread_messages(
     return decorate(list(reversed(rows.order_by(*NEWEST_FIRST)[:limit])))
 
 
-def decorate(messages: list[Message]) -> list[Message]:
-    """Attach what the templates show beyond the model, with one query for auto-reply rule names."""
+def _auto_reply_rules(messages: list[Message]) -> dict[str, str]:
+    """Rule names of the messages that are auto-replies, by message id.
+
+    An auto-reply is claimed (its row written) before it is sent, but its message id is only
+    recorded once VoIPBIN has answered, and VoIPBIN's event for the new message usually arrives
+    first. A sent message not yet linked is matched to the pending claim it was sent for: same
+    customer, same two numbers, same text.
+    """
     rules = dict(
         AutoReply.objects.filter(reply_message_id__in=[m.pk for m in messages]).values_list(
             "reply_message_id", "rule__name"
         )
     )
+    unlinked = [m for m in messages if m.direction == "outbound" and m.pk not in rules and not m.sent_by_id]
+    if unlinked:
+        claims = AutoReply.objects.filter(
+            reply_message_id="",
+            account__customer_id__in={m.customer_id for m in unlinked},
+            sender__in={m.remote for m in unlinked},
+            reply_text__in={m.text for m in unlinked},
+        ).values_list("account__customer_id", "sender", "our_number", "reply_text", "rule__name")
+        pending = {(customer, sender, ours, text): name for customer, sender, ours, text, name in claims}
+        for m in unlinked:
+            if name := pending.get((m.customer_id, m.remote, m.our_number, m.text)):
+                rules[m.pk] = name
+    return rules
+
+
+def decorate(messages: list[Message]) -> list[Message]:
+    """Attach what the templates show beyond the model (two queries at most for auto-reply rules)."""
+    rules = _auto_reply_rules(messages)
     for message in messages:
         message.thread_key = thread_key(message.our_number, message.remote)
         message.sort_key = sort_key(message)

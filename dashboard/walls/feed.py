@@ -249,6 +249,12 @@ class WallFeed:
 _feed: WallFeed | None = None
 
 
+def customer_changed(customer_id: str) -> None:
+    """A change applied in this process (by a user's session): walls of that customer here re-render."""
+    if _feed is not None:
+        _feed.notify_customer(customer_id)
+
+
 def get_feed() -> WallFeed:
     """The process's wall feed, created inside the running event loop on first use."""
     global _feed

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
-
+from dashboard.inbox import threads
 from dashboard.models import Account, Message, Queue
 
 
@@ -18,10 +17,4 @@ def queue_summaries(account: Account, *, now: datetime) -> list[dict[str, Any]]:
 
 
 def unanswered_threads(account: Account, *, limit: int) -> list[Message]:
-    newest = Message.objects.filter(
-        customer_id=OuterRef("customer_id"), our_number=OuterRef("our_number"), remote=OuterRef("remote")
-    ).order_by("-tm_create", "-pk")
-    rows = Message.objects.filter(customer_id=account.customer_id, direction="inbound").filter(
-        pk=Subquery(newest.values("pk")[:1])
-    )
-    return list(rows.order_by("tm_create")[:limit])
+    return threads.waiting_threads(customer_id=account.customer_id, limit=limit)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from dashboard.management.commands.demo import daphne_command
-from tests.processes import free_port, stop, wait_for_port
+from tests.processes import free_port, stop, wait_for_file, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -48,7 +48,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
-    """Simulator (controls on, scenario paused) and the dashboard under daphne, on free ports."""
+    """Simulator (controls on, scenario paused), the dashboard under daphne and the relay worker."""
     var = tmp_path_factory.mktemp("var")
     sim_port, web_port = free_port(), free_port()
     env = {
@@ -63,6 +63,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     env.pop("REDIS_URL", None)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    # The demo's account and its 'help' rule: the relay worker answers SMS as in `make demo`.
+    subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     processes = [
         subprocess.Popen(
             [*manage, "voipbin_sim", "--port", str(sim_port), "--controls", "--no-scenario"],
@@ -74,6 +76,11 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         wait_for_port(sim_port, processes[0])
         processes.append(subprocess.Popen(daphne_command("127.0.0.1", web_port), env=env, cwd=ROOT))
         wait_for_port(web_port, processes[1])
+        heartbeat = var / "relay.heartbeat"
+        processes.append(
+            subprocess.Popen([*manage, "runrelay", "--heartbeat-file", str(heartbeat)], env=env, cwd=ROOT)
+        )
+        wait_for_file(heartbeat, processes[2])
         yield Stack(web_url=f"http://127.0.0.1:{web_port}", sim_url=f"http://127.0.0.1:{sim_port}")
     finally:
         for process in processes:

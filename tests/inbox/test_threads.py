@@ -13,7 +13,12 @@ from dashboard.inbox import threads
 from dashboard.inbox.export import BadRange, parse_range, safe_cell
 from dashboard.live import apply_event
 from dashboard.models import Message, ThreadRead
-from dashboard.simulator.accounts import DEMO_SMS_NUMBER, OTHER_CUSTOMER_ID, OTHER_SMS_NUMBER
+from dashboard.simulator.accounts import (
+    DEMO_CUSTOMER_ID,
+    DEMO_SMS_NUMBER,
+    OTHER_CUSTOMER_ID,
+    OTHER_SMS_NUMBER,
+)
 from dashboard.voipbin.events import normalize
 from tests.inbox.conftest import OTHER_REMOTE, REMOTE, sms, stamp, store
 
@@ -152,6 +157,37 @@ def test_auto_reply_and_manual_sender_are_shown_on_messages(people):
     shown = threads.thread_messages(people["manager"], our_number=DEMO_SMS_NUMBER, remote=REMOTE)
     assert [(m.auto_rule, m.sender_name) for m in shown] == [("", ""), ("help", ""), ("", "manager")]
     assert inbound.account_id == account.pk  # the relay files messages under their account
+
+
+def test_an_auto_reply_reported_before_the_relay_recorded_its_id_is_still_marked(people):
+    """VoIPBIN's event for the sent reply usually beats the relay's write of the reply's id."""
+    from dashboard.models import Account, AutoReply, Rule
+
+    account = Account.objects.create(
+        name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key="k", numbers=["+1"]
+    )
+    rule = Rule.objects.create(account=account, name="help", reply="We will call you")
+    inbound = store(sms(text="help"))
+    AutoReply.objects.create(  # claimed, sent, answer not yet recorded
+        inbound_message_id=inbound.pk,
+        rule=rule,
+        account=account,
+        sender=REMOTE,
+        our_number=DEMO_SMS_NUMBER,
+        reply_text="We will call you",
+    )
+    reply = store(sms(direction="outbound", text="We will call you", minutes=1))
+    elsewhere = store(sms(direction="outbound", text="We will call you", remote=OTHER_REMOTE, minutes=1))
+    same_words_by_hand = store(sms(direction="outbound", text="We will call you", minutes=2))
+    Message.objects.filter(pk=same_words_by_hand.pk).update(sent_by=people["manager"])
+
+    shown = {
+        m.pk: m.auto_rule
+        for m in threads.thread_messages(people["manager"], our_number=DEMO_SMS_NUMBER, remote=REMOTE)
+    }
+    assert shown[reply.pk] == "help"
+    assert shown[same_words_by_hand.pk] == ""
+    assert threads.decorate([elsewhere])[0].auto_rule == ""  # another sender's thread
 
 
 # --- applying message events -----------------------------------------------------------------
