@@ -1,6 +1,9 @@
 """The always-on account relay: one VoIPBIN session per enabled ``Account``, answering inbound SMS.
 
-Runs in ``manage.py runrelay``. Every message event is stored; inbound ones go through
+Runs in ``manage.py runrelay``. It keeps the account's live state (calls, queues, agents, messages)
+current with nobody signed in, and tells the web processes' wall displays through the channel-layer
+group ``account.<pk>`` (at most one message per account per ``PUBLISH_SECONDS``). Every message
+event is stored; inbound ones go through
 ``autoreply.handle_inbound`` in a task this relay owns, so a slow send never stalls the socket.
 After each (re)connection the recent messages are fetched over REST and the inbound ones not yet
 evaluated are handled: the database decides what was already answered, so overlap is harmless.
@@ -24,11 +27,13 @@ from django.utils import timezone
 
 from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
 from dashboard.clients import rest_client, session_options
+from dashboard.live import apply_event
 from dashboard.models import Account, Message
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
 from dashboard.voipbin.upstream import UpstreamSession
+from dashboard.walls.feed import FEED_RESOURCES, publish_change
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ STUCK_AFTER = timedelta(minutes=5)
 """A reply pending this long was abandoned by a relay that stopped. It must exceed the longest send:
 with ``VOIPBIN_HTTP_TIMEOUT`` 10 s, four attempts and three waits of at most 30 s take 130 s."""
 SWEEP_INTERVAL = 60.0
+PUBLISH_SECONDS = 0.2
 
 
 class AccountRelay:
@@ -62,6 +68,7 @@ class AccountRelay:
         self.sessions: dict[int, UpstreamSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._publishing: set[int] = set()  # accounts with a change announcement on its way
 
     @property
     def pending(self) -> int:
@@ -76,7 +83,7 @@ class AccountRelay:
             session = UpstreamSession(
                 self._url,
                 accesskey=account.access_key,
-                topics=principal_topics(principal, ("message",)),
+                topics=principal_topics(principal, FEED_RESOURCES),
                 on_event=lambda event, account=account: self._on_event(event, account=account),
                 on_connected=lambda session, reconnected, account=account: self._backfill(account=account),
                 name=f"autoreply:{account.customer_id[:8]}",
@@ -117,6 +124,8 @@ class AccountRelay:
     def _on_event(self, event: Event, *, account: Account) -> None:
         if event.resource == "message" and event.resource_id:
             self._spawn(self._handle(event, account=account), name=f"autoreply:{event.resource_id}")
+        elif event.resource_id:
+            self._spawn(self._apply(event, account=account), name=f"live:{event.resource_id}")
 
     async def _handle(self, event: Event, *, account: Account) -> None:
         try:
@@ -126,6 +135,30 @@ class AccountRelay:
                 await database_sync_to_async(Message.upsert)(event, account=account)
         except Exception:  # one bad message must not end the relay: log it and go on
             logger.exception("auto-reply handling of message %s failed", event.resource_id)
+        self._announce(account.pk)
+
+    async def _apply(self, event: Event, *, account: Account) -> None:
+        try:
+            changed = await database_sync_to_async(apply_event)(event)
+        except Exception:
+            logger.exception("applying %s %s failed", event.resource, event.resource_id)
+            return
+        if changed is not None:
+            self._announce(account.pk)
+
+    def _announce(self, account_pk: int) -> None:
+        """Tell the web processes soon; a burst of changes becomes one announcement."""
+        if account_pk not in self._publishing:
+            self._publishing.add(account_pk)
+            self._spawn(self._publish(account_pk), name=f"publish:{account_pk}")
+
+    async def _publish(self, account_pk: int) -> None:
+        await asyncio.sleep(PUBLISH_SECONDS)
+        self._publishing.discard(account_pk)
+        try:
+            await publish_change(account_pk)
+        except Exception as exc:  # Redis away: walls keep their last state until the next change
+            logger.warning("announcing a change of account %s failed: %s", account_pk, exc)
 
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.

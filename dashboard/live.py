@@ -4,6 +4,10 @@ A row changes only when the event is newer than what the row holds (by
 ``tm_update``, then by how far along its life the resource is), so duplicates
 and late, out-of-order deliveries cannot regress it. Tutorial events may carry
 only part of a resource; what they carry is merged over what we know.
+
+An event exactly as new as the row is still reported as a change (nothing is written): with
+several processes sharing the database, the first to apply an event is not the only one whose
+pages must show it.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ def _apply_call(event: Event) -> Change | None:
         # Another process created it a moment ago: lock it and treat this event as an update.
         row = Call.objects.select_for_update().get(pk=event.resource_id)
     if not newer_than(event.data, row.data):
-        return None
+        if newer_than(row.data, event.data):
+            return None  # stale: the row has moved on
+        # As new as the row: another process (or the relay worker) stored this state first, and this
+        # process's pages have not seen it yet. Repeats within a process never get here (event key).
+        return Change("call", row, created=False)
     data: dict[str, Any] = {**row.data, **event.data}
     fields = _call_fields(event, data)
     if fields is None:

@@ -117,3 +117,31 @@ async def test_expired_token_on_hang_up_asks_to_sign_in_again(sim, live_settings
     assert "sign in again" in response.content.decode()
     await manager.arefresh_from_db()
     assert manager.voipbin_session_expired
+
+
+def test_an_event_another_process_already_stored_is_still_reported_but_a_stale_one_is_not(db):
+    """Each process renders for its own tabs; the database is shared, so 'already stored' is not 'seen'."""
+    from dashboard.models import Call
+
+    call = {
+        "id": "c-shared",
+        "customer_id": DEMO_CUSTOMER_ID,
+        "status": "progressing",
+        "direction": "incoming",
+        "tm_update": "2026-01-20T10:00:05.000000Z",
+    }
+    first = apply_event(normalize({"type": "call_updated", "data": call}))
+    again = apply_event(normalize({"type": "call_updated", "data": call}))
+    stale = apply_event(
+        normalize(
+            {
+                "type": "call_updated",
+                "data": {**call, "status": "ringing", "tm_update": "2026-01-20T10:00:01Z"},
+            }
+        )
+    )
+    assert first is not None
+    assert again is not None
+    assert again.row.status == "progressing"
+    assert stale is None
+    assert Call.objects.get(pk="c-shared").status == "progressing"
