@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,8 @@ def _field(body: dict[str, Any], name: str, kind: type | tuple[type, ...], *, re
         return None
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ApiError(400, f"{name!r} is missing or of the wrong type")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ApiError(400, f"{name!r} must be a finite number")  # Python's JSON reads Infinity and NaN
     return value
 
 

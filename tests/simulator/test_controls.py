@@ -334,3 +334,14 @@ async def test_reset_restores_the_seeded_start(sim):
     assert list(sim.state.all("call")) == []
     assert sim.state.get("agent", DEMO_AGENT1_ID)["status"] == "available"
     assert sim.stats()["events_published"] == 0
+
+
+@pytest.mark.parametrize("raw", ["Infinity", "NaN", "-Infinity"])
+async def test_advance_refuses_numbers_that_are_not_finite(sim, raw):
+    """Python's JSON parser accepts these; an infinite advance would never return."""
+    async with httpx.AsyncClient(base_url=sim.url) as client:
+        response = await client.post(
+            "/_sim/advance", content=f'{{"seconds": {raw}}}', headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert "finite" in response.text
