@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from dashboard import signin, views
 from dashboard.walls import views as walls
@@ -10,6 +10,11 @@ urlpatterns = [
     path("", views.status, name="status"),
     path("calls/", views.calls, name="calls"),
     path("calls/<str:call_id>/hangup/", views.hangup_call, name="hangup_call"),
+    path("", include("dashboard.flows.urls")),
+    path("messages/", include("dashboard.inbox.urls")),
+    path("rules/", include("dashboard.autoreplies.urls")),
+    path("queues/", include("dashboard.queues.urls")),
+    path("agents/", include("dashboard.queues.agent_urls")),
     path("login/", signin.login_view, name="login"),
     path("logout/", signin.logout_view, name="logout"),
     path("walls/", walls.manage, name="walls"),

@@ -13,36 +13,17 @@ pages must show it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from dashboard.changes import Change
 from dashboard.flows import state as flows_state
-from dashboard.models import Account, Activeflow, Call, Message
+from dashboard.models import Account, Call, Message
+from dashboard.queues import state as queues_state
 from dashboard.voipbin.events import Event, newer_than
-from dashboard.voipbin.topics import resource_topics
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A row that an event changed, with what the pages need to know about the change."""
-
-    resource: str
-    row: Call | Message | Activeflow
-    created: bool
-
-    @property
-    def topics(self) -> list[str]:
-        """The topics under which VoIPBIN publishes this row (page sockets filter on them)."""
-        return resource_topics(
-            resource=self.resource,
-            resource_id=self.row.pk,
-            customer_id=self.row.customer_id,
-            owner_agent_id=self.row.owner_agent_id,
-        )
 
 
 def apply_event(event: Event) -> Change | None:
@@ -53,6 +34,8 @@ def apply_event(event: Event) -> Change | None:
         return _apply_message(event)
     if event.resource == "activeflow" and event.resource_id:
         return flows_state.apply_activeflow(event)
+    if event.resource in queues_state.APPLY and event.resource_id:
+        return queues_state.APPLY[event.resource](event)
     return None
 
 

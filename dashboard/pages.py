@@ -15,10 +15,11 @@ from typing import Any, Protocol
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.changes import Change
 from dashboard.flows.pages import FLOWS_PAGE, current_actions, render_call_flow_action
 from dashboard.inbox import threads
-from dashboard.live import Change
 from dashboard.models import Activeflow, Call, Message, User
+from dashboard.queues.pages import AGENTS_PAGE, QUEUES_PAGE
 from dashboard.voipbin.topics import format_topic
 
 ENDED_CALLS_SHOWN = 50
@@ -214,4 +215,6 @@ class InboxPage:
 
 CALLS_PAGE = CallsPage()
 INBOX_PAGE = InboxPage()
-PAGES: dict[str, LivePage] = {page.kind: page for page in (CALLS_PAGE, INBOX_PAGE, FLOWS_PAGE)}
+PAGES: dict[str, LivePage] = {
+    page.kind: page for page in (CALLS_PAGE, INBOX_PAGE, FLOWS_PAGE, QUEUES_PAGE, AGENTS_PAGE)
+}

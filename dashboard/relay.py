@@ -33,11 +33,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
 from dashboard.leases import Leases, make_leases
-from dashboard.live import Change, apply_event
+from dashboard.live import apply_event
 from dashboard.models import User
 from dashboard.pages import PAGES
+from dashboard.queues import backfill as queues_backfill
+from dashboard.queues.backfill import QueueListRefresher
 from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import principal_topics
@@ -46,12 +49,18 @@ from dashboard.walls.feed import customer_changed
 
 logger = logging.getLogger(__name__)
 
-USER_RESOURCES = ("call", "message", "activeflow")
+USER_RESOURCES = ("call", "message", "activeflow", "queue", "queuecall", "agent")
 # Only supervisors (VoIPBIN admins and managers) follow messages: VoIPBIN publishes them under the
 # customer's topics alone and lists them to admins and managers only, and the inbox is theirs.
 SUPERVISOR_RESOURCES = frozenset({"message", "activeflow"})
 # What a supervisor's session fetches over REST after every (re)connect, and as which event.
-BACKFILL = (("calls", "call_updated"), ("messages", "message_updated"))
+BACKFILL = (
+    ("calls", "call_updated"),
+    ("messages", "message_updated"),
+    ("queues", "queue_updated"),  # before queuecalls: the queue lists place callers
+    ("queuecalls", "queuecall_updated"),
+    ("agents", "agent_updated"),
+)
 BACKFILL_LIMIT = 200
 _APPLIED_MEMORY = 8192
 CLOSE_SIGNED_OUT = 4001
@@ -131,6 +140,7 @@ class Hub:
     def __init__(self, leases: Leases | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.process_id = uuid.uuid4().hex
+        self.queue_lists = QueueListRefresher(spawn=self._spawn, deliver=self.deliver)
         self.sessions: dict[int, UserSession] = {}
         self.leases = leases or make_leases()
         # A layer of its own: its receive loop never contends with the consumers' channels.
@@ -222,6 +232,9 @@ class Hub:
         if self.layer is not None:
             await self.layer.close_pools()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Events being applied are shielded from their callers' cancellation (other sessions wait on
+        # them): let them finish, so nothing of the hub's touches the database after shutdown.
+        await asyncio.gather(*(t for t in self._applied.values() if not t.done()), return_exceptions=True)
         await self.leases.aclose()
 
     # -- ownership -----------------------------------------------------------------------------
@@ -309,8 +322,8 @@ class Hub:
     async def backfill(self, user_pk: int) -> None:
         """After every (re)connect, fetch what VoIPBIN holds, then resync every tab of the user.
 
-        Only supervisors may list calls and messages (VoIPBIN answers 403 to agents); an
-        agent's tabs resync from state. One list failing does not skip the others.
+        Only supervisors may list (VoIPBIN answers 403 to agents); an agent fetches itself,
+        whose tags say which queues it serves. One list failing does not skip the others.
         """
         entry = self.sessions.get(user_pk)
         if entry is None:
@@ -334,6 +347,15 @@ class Hub:
                     except FrameError:
                         continue
                     await self.deliver(user_pk, event)
+        else:  # an agent may fetch only itself (GET /me): its tags tell its queues
+            try:
+                async with rest_client(token=entry.user.voipbin_token) as client:
+                    events = await queues_backfill.fetch_events(client, supervisor=False)
+            except VoipbinError as exc:
+                logger.warning("agent backfill for user %s failed: %s", user_pk, exc)
+                events = []
+            for event in events:
+                await self.deliver(user_pk, event)
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
 
@@ -346,6 +368,9 @@ class Hub:
 
     async def deliver(self, user_pk: int, event: Event) -> None:
         update = await self.apply(event)
+        entry = self.sessions.get(user_pk)
+        if entry is not None:
+            await self.queue_lists.consider(user=entry.user, event=event)
         if update is None:
             return
         self._fan_out(user_pk, update)

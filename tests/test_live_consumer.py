@@ -277,7 +277,12 @@ async def test_duplicate_and_stale_events_never_regress_a_row(sim, relay_hub, ma
     manager = await make_persona("manager")
     communicator = socket(manager)
     assert (await communicator.connect())[0]
-    await live(communicator, sim)
+    seen = ""  # the resync at connect, "Live", and the resync that ends the backfill
+    while seen.count('id="calls-active"') < 2 or 'data-state="live"' not in seen:
+        seen += await communicator.receive_from(timeout=5)
+    await until(
+        lambda: sim.stats()["open_connections"] and all(c["topics"] for c in sim.stats()["open_connections"])
+    )
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
     ringing = dict(sim.state.get("call", call["id"]))
     sim.set_call_status(call["id"], "hangup")

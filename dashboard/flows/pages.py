@@ -17,9 +17,9 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.changes import Change
 from dashboard.flows.labels import Action, describe
 from dashboard.flows.timeline import timeline
-from dashboard.live import Change
 from dashboard.models import Activeflow, Call, User
 from dashboard.voipbin.topics import format_topic
 

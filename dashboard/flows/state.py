@@ -16,14 +16,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from dashboard import live  # a module import: live dispatches "activeflow" events here
+from dashboard.changes import Change
 from dashboard.models import Activeflow, ActiveflowStep, Call
 from dashboard.voipbin.events import Event, newer_than, parse_time
 
 logger = logging.getLogger(__name__)
 
 
-def apply_activeflow(event: Event) -> live.Change | None:
+def apply_activeflow(event: Event) -> Change | None:
     """Apply one activeflow event; None when it changes neither the row nor the timeline."""
     if event.resource != "activeflow" or not event.resource_id:
         return None
@@ -55,7 +55,7 @@ def apply_activeflow(event: Event) -> live.Change | None:
         stepped = record_step(activeflow_id=row.pk, action=data.get("current_action"), at=at)
     if not (changed or stepped):
         return None
-    return live.Change("activeflow", row, created=created)
+    return Change("activeflow", row, created=created)
 
 
 def event_time(event: Event) -> datetime:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dashboard.changes import Change
 from dashboard.flows.state import apply_activeflow
-from dashboard.live import Change, apply_event
+from dashboard.live import apply_event
 from dashboard.models import ActiveflowStep, Call, User
 from dashboard.simulator.accounts import CUSTOMERS, DEMO_CUSTOMER_ID, DEMO_FLOW_ID
 from dashboard.simulator.resources import address, call_record, flow_action
