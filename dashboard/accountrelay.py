@@ -33,7 +33,7 @@ from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
 from dashboard.voipbin.upstream import UpstreamSession
-from dashboard.walls.feed import FEED_RESOURCES, publish_change
+from dashboard.walls.feed import FEED_RESOURCES, backfill_account, publish_change
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +163,11 @@ class AccountRelay:
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.
 
-        Older ones are left alone: an auto-reply hours late does more harm than none.
+        Older ones are left alone: an auto-reply hours late does more harm than none. The queue
+        state is fetched too, for wall displays that follow the account with nobody signed in.
         """
+        await backfill_account(account)
+        self._announce(account.pk)
         try:
             async with rest_client(accesskey=account.access_key) as client:
                 items = await client.list("messages", limit=self._backfill_limit)

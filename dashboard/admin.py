@@ -14,9 +14,10 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from dashboard.autoreplies import audit, describe
-from dashboard.models import Account, AutoReply, Message, Rule, RuleChange, RuleDecisionLog, User
+from dashboard.models import Account, AutoReply, Message, Rule, RuleChange, RuleDecisionLog, User, WallDisplay
 
 
 def _customer_id(request: HttpRequest) -> str | None:
@@ -184,3 +185,23 @@ class RuleChangeAdmin(ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
         return self.fields
+
+
+@admin.register(WallDisplay)
+class WallDisplayAdmin(TenantScopedAdmin):
+    """Wall links are issued on /walls/ (the token is shown once there); here they are listed and revoked."""
+
+    list_display = ("name", "account", "panels", "rotation_seconds", "expires_at", "revoked_at", "created_at")
+    list_filter = ("account",)
+    search_fields = ("name",)
+    fields = ("name", "account", "panels", "rotation_seconds", "expires_at", "revoked_at", "created_by")
+    readonly_fields = ("account", "revoked_at", "created_by")
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected wall links (open screens close within seconds)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[WallDisplay]) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} wall link(s) revoked.")

@@ -58,9 +58,11 @@ def _apply(events: list[Event]) -> list[Change]:
     return [change for change in changes if change is not None]
 
 
-async def backfill(*, token: str, supervisor: bool) -> list[Change]:
-    """Fetch with the user's own token and apply; the changes made. Raises ``VoipbinError``."""
-    async with rest_client(token=token) as client:
+async def backfill(
+    *, supervisor: bool, token: str | None = None, accesskey: str | None = None
+) -> list[Change]:
+    """Fetch with these credentials (an access key counts as admin) and apply. Raises ``VoipbinError``."""
+    async with rest_client(token=token, accesskey=accesskey) as client:
         events = await fetch_events(client, supervisor=supervisor)
     return await _apply(events)
 

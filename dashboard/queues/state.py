@@ -84,7 +84,7 @@ class _Upserted:
 
 
 def _upsert(model: type[Row], event: Event, fields_of: Fields) -> _Upserted | None:
-    """Insert or update the event's row; ``changed`` False when the event is not newer.
+    """Insert or update the event's row; ``changed`` False when the event is older than the row.
 
     ``fields_of(data, row_before)`` maps merged resource data to model fields (None: skip the
     event); it runs before the row changes, so it can compare with what the row held. Call it
@@ -102,7 +102,9 @@ def _upsert(model: type[Row], event: Event, fields_of: Fields) -> _Upserted | No
             return _Upserted(inserted, created=True, changed=True)
         row = model.objects.select_for_update().get(pk=pk)
     if not newer_than(event.data, row.data):
-        return _Upserted(row, created=False, changed=False)
+        # Exactly as new as the row: another process stored it first and this one's pages have not
+        # shown it yet (see dashboard.live); report it, write nothing. Stale: nothing to report.
+        return _Upserted(row, created=False, changed=not newer_than(row.data, event.data))
     data = {**row.data, **event.data}
     fields = fields_of(data, row)
     if fields is None:

@@ -25,7 +25,9 @@ from django.conf import settings
 
 from dashboard.clients import session_options
 from dashboard.models import Account
+from dashboard.queues import backfill as queues_backfill
 from dashboard.voipbin.events import Event
+from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 from dashboard.walls import tokens
@@ -179,6 +181,10 @@ class WallFeed:
         def on_status(status: SessionStatus) -> None:
             self.notify(account_pk)
 
+        async def on_connected(session: UpstreamSession, reconnected: bool) -> None:
+            await backfill_account(account)
+            self.notify(account_pk)
+
         return UpstreamSession(
             settings.VOIPBIN_WS_URL,
             accesskey=account.access_key,
@@ -187,6 +193,7 @@ class WallFeed:
             ),
             on_event=on_event,
             on_status=on_status,
+            on_connected=on_connected,
             name=f"wall:{account.customer_id[:8]}",
             **session_options(),
         )
@@ -244,6 +251,14 @@ class WallFeed:
             for socket in list(sockets):
                 if socket.wall_id not in active:
                     await socket.end(CLOSE_REVOKED)
+
+
+async def backfill_account(account: Account) -> None:
+    """Queues, queuecalls and agents as VoIPBIN holds them, after every (re)connect of an account session."""
+    try:
+        await queues_backfill.backfill(accesskey=account.access_key, supervisor=True)
+    except VoipbinError as exc:
+        logger.warning("queue backfill for %s failed: %s", account, exc.message)
 
 
 _feed: WallFeed | None = None

@@ -1,19 +1,18 @@
-"""Where the wall's panels get their figures (provisional: replaced by the queues and inbox modules)."""
+"""Where the wall's panels get their figures: the queues page's and the inbox's own queries."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from dashboard.inbox import threads
 from dashboard.models import Account, Message, Queue
+from dashboard.queues import stats
 
 
-def queue_summaries(account: Account, *, now: datetime) -> list[dict[str, Any]]:
-    return [
-        {"name": q.name or q.pk, "waiting": len(q.wait_queuecall_ids or [])}
-        for q in Queue.objects.filter(customer_id=account.customer_id).order_by("name")
-    ]
+def queue_summaries(account: Account, *, now: datetime) -> list[stats.QueueSummary]:
+    queues = list(Queue.objects.filter(customer_id=account.customer_id).order_by("name", "pk"))
+    return stats.summarize(queues, now=now, tz=ZoneInfo(account.time_zone))
 
 
 def unanswered_threads(account: Account, *, limit: int) -> list[Message]:

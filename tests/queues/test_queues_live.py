@@ -87,7 +87,10 @@ async def test_backfill_fetches_a_supervisors_agents_queues_and_queuecalls(sim, 
     # GET /queuecalls omits queue_id (VoIPBIN's code); the queue lists fetched first place it.
     queuecall = await Queuecall.objects.aget(reference_id=call["id"])
     assert (queuecall.queue_id, queuecall.status) == (SALES_QUEUE_ID, "waiting")
-    assert await backfill(token=manager.voipbin_token, supervisor=True) == []  # nothing newer
+    before = {q.pk: q.data async for q in Queuecall.objects.all()}
+    again = await backfill(token=manager.voipbin_token, supervisor=True)  # reported for this process's
+    assert {c.row.pk for c in again if c.resource == "queuecall"} == set(before)  # pages, not rewritten:
+    assert {q.pk: q.data async for q in Queuecall.objects.all()} == before
 
 
 async def test_an_agents_backfill_is_its_own_agent_only(sim, live_settings, make_persona):

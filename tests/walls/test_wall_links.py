@@ -143,3 +143,35 @@ def test_another_customers_admin_cannot_revoke_acmes_wall(client, account, wall)
     assert client.post(f"/walls/{display.pk}/revoke/").status_code == 404
     assert tokens.find_active(token) is not None
     assert "Support floor" not in client.get("/walls/").content.decode()
+
+
+def test_operators_revoke_links_from_the_django_admin_and_staff_see_only_their_own(client, account, wall):
+    display, token = wall
+    globex = Account.objects.create(
+        name="Globex", customer_id=OTHER_CUSTOMER_ID, access_key="k", numbers=["+1"]
+    )
+    theirs, _ = tokens.issue(
+        name="Globex lobby",
+        account=globex,
+        panels=["queues"],
+        rotation_seconds=10,
+        expires_at=None,
+        created_by=None,
+    )
+    staff = _user("globex-staff", permission=Permission.ADMIN, customer_id=OTHER_CUSTOMER_ID)
+    staff.is_staff = True
+    staff.save()
+    from django.contrib.auth.models import Permission as DjangoPermission
+
+    staff.user_permissions.add(*DjangoPermission.objects.filter(codename__endswith="walldisplay"))
+    client.force_login(staff)
+    listing = client.get("/admin/dashboard/walldisplay/").content.decode()
+    assert "Globex lobby" in listing
+    assert "Support floor" not in listing
+    assert client.get("/admin/dashboard/walldisplay/add/").status_code == 403
+
+    operator = get_user_model().objects.create_superuser("op", password="x")
+    client.force_login(operator)
+    client.post("/admin/dashboard/walldisplay/", {"action": "revoke", "_selected_action": [display.pk]})
+    assert tokens.find_active(token) is None
+    assert WallDisplay.objects.get(pk=theirs.pk).revoked_at is None

@@ -111,3 +111,17 @@ async def test_wall_follows_the_account_with_nobody_signed_in(feed, account, lin
     html = await receive_until(communicator, "+15551230000")
     assert "Hello?" in html
     await communicator.disconnect()
+
+
+async def test_wall_queue_panel_counts_a_caller_waiting_with_nobody_signed_in(feed, account, link, sim):
+    """Queues come from the account's own session: backfilled on connect, then followed live."""
+    from dashboard.simulator.accounts import SALES_QUEUE_ID
+
+    communicator = wall_socket(link)
+    assert (await communicator.connect())[0]
+    await receive_until(communicator, "Sales")  # the queue lists, fetched once the session is up
+    await until(lambda: any(c["topics"] for c in sim.stats()["open_connections"]))
+    sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing", queue_id=SALES_QUEUE_ID)
+    html = await receive_until(communicator, '<span class="value">1</span> <span class="unit">waiting</span>')
+    assert "data-wait-since=" in html  # the longest wait ticks on the TV
+    await communicator.disconnect()
