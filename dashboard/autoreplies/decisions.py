@@ -7,8 +7,7 @@ delivery outcomes are fetched per page or per CSV batch, never per row.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -16,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from dashboard.autoreplies.describe import Outcome, outcome, reason_words
+from dashboard.csvexport import stream_csv
 from dashboard.models import Account, AutoReply, AutoReplyStatus, Message, Rule, RuleDecisionLog
 
 PAGE_SIZE = 50
@@ -41,7 +41,6 @@ CSV_HEADER = (
     "until",
     "reply_status",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def account_logs(account: Account) -> QuerySet[RuleDecisionLog]:
@@ -135,58 +134,37 @@ def with_context(logs: Sequence[RuleDecisionLog], *, account: Account) -> list[L
     ]
 
 
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: a leading = + - @ (or tab, CR) would start a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def _batches(logs: Iterable[RuleDecisionLog], size: int) -> Iterator[list[RuleDecisionLog]]:
-    batch: list[RuleDecisionLog] = []
-    for log in logs:
-        batch.append(log)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _Echo:
-    """``csv.writer`` writes into this and gets the line back, so rows stream as they are made."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(logs: QuerySet[RuleDecisionLog], *, account: Account) -> Iterator[str]:
-    """The filtered log as CSV lines, header first, times in the account's zone."""
+def csv_rows(logs: QuerySet[RuleDecisionLog], *, account: Account) -> AsyncIterator[str]:
+    """The filtered log as CSV, newest first, times in the account's zone, a page at a time."""
     zone = ZoneInfo(account.time_zone)
-    writer = csv.writer(_Echo())
 
     def stamp(moment: datetime | None) -> str:
         return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
 
-    yield writer.writerow(CSV_HEADER)
-    for batch in _batches(logs.iterator(chunk_size=CSV_BATCH), CSV_BATCH):
-        for row in with_context(batch, account=account):
-            log, message = row.log, row.message
-            yield writer.writerow(
-                [
-                    csv_safe(cell)
-                    for cell in (
-                        stamp(log.created),
-                        log.message_id,
-                        message.source if message else "",
-                        message.destination if message else "",
-                        message.text if message else "",
-                        log.rule_name,
-                        log.reason,
-                        row.reason,
-                        log.check_name,
-                        log.detail,
-                        stamp(log.until),
-                        row.reply.status if row.reply else "",
-                    )
-                ]
-            )
+    def page(after: RuleDecisionLog | None) -> tuple[list[list[object]], RuleDecisionLog | None]:
+        rest = (
+            logs
+            if after is None
+            else logs.filter(Q(created__lt=after.created) | Q(created=after.created, pk__gt=after.pk))
+        )
+        batch = list(rest.order_by("-created", "pk")[:CSV_BATCH])
+        rows = [
+            [
+                stamp(row.log.created),
+                row.log.message_id,
+                row.message.source if row.message else "",
+                row.message.destination if row.message else "",
+                row.message.text if row.message else "",
+                row.log.rule_name,
+                row.log.reason,
+                row.reason,
+                row.log.check_name,
+                row.log.detail,
+                stamp(row.log.until),
+                row.reply.status if row.reply else "",
+            ]
+            for row in with_context(batch, account=account)
+        ]
+        return rows, (batch[-1] if batch else None)
+
+    return stream_csv(CSV_HEADER, page)

@@ -247,7 +247,7 @@ def decision_csv(request: HttpRequest) -> HttpResponse:
         problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
         return HttpResponseBadRequest(f"Invalid filter: {problems}", content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
-        decisions.csv_lines(logs, account=account),  # type: ignore[arg-type]
+        decisions.csv_rows(logs, account=account),
         content_type="text/csv; charset=utf-8",
     )
     today = timezone.now().astimezone(account.settings().time_zone).date()

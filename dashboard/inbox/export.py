@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from channels.db import database_sync_to_async
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from dashboard.csvexport import stream_csv
 from dashboard.inbox import threads
 from dashboard.models import Message, User
 
@@ -27,8 +25,6 @@ HEADER = (
     "auto-reply rule",
     "sent by",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -81,11 +77,6 @@ def exported(user: User, *, q: str = "", unanswered: bool = False, within: Range
     return threads.matching(messages, q=q, unanswered=unanswered)
 
 
-def safe_cell(value: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula, by making it text (a leading ')."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
-
-
 def _row(message: Message) -> list[str]:
     at = message.tm_create.astimezone(UTC).isoformat().replace("+00:00", "Z") if message.tm_create else ""
     return [
@@ -98,13 +89,6 @@ def _row(message: Message) -> list[str]:
         message.auto_rule,
         message.sender_name,
     ]
-
-
-def _csv(rows: Iterable[Iterable[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows([safe_cell(str(cell)) for cell in row] for row in rows)
-    return buffer.getvalue()
 
 
 def _page(messages: QuerySet, after: Message | None) -> list[Message]:
@@ -129,13 +113,11 @@ def _page(messages: QuerySet, after: Message | None) -> list[Message]:
     return threads.decorate(timed)
 
 
-async def stream_csv(messages: QuerySet) -> AsyncIterator[str]:
-    """The header, then the messages a page at a time (async, so ASGI streams it as it goes)."""
-    yield _csv([HEADER])
-    after: Message | None = None
-    while True:
-        page = await database_sync_to_async(_page)(messages, after)
-        if not page:
-            return
-        yield _csv(_row(message) for message in page)
-        after = page[-1]
+def stream_messages(messages: QuerySet) -> AsyncIterator[str]:
+    """The messages as CSV, a page at a time."""
+
+    def page(after: Message | None) -> tuple[list[list[str]], Message | None]:
+        rows = _page(messages, after)
+        return [_row(message) for message in rows], (rows[-1] if rows else None)
+
+    return stream_csv(HEADER, page)

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.clients import rest_client
 from dashboard.inbox import threads
-from dashboard.inbox.export import BadRange, exported, parse_range, stream_csv
+from dashboard.inbox.export import BadRange, exported, parse_range, stream_messages
 from dashboard.inbox.forms import MAX_REPLY_LENGTH, ReplyForm
 from dashboard.models import Message, User
 from dashboard.pages import INBOX_PAGE
@@ -218,7 +218,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     except BadRange as exc:
         return HttpResponseBadRequest(f"{exc}\n", content_type="text/plain; charset=utf-8")
     messages = exported(user, q=filters["q"], unanswered=filters["unanswered"], within=within)
-    response = StreamingHttpResponse(stream_csv(messages), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(stream_messages(messages), content_type="text/csv; charset=utf-8")
     filename = f"inbox-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

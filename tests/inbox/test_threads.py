@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from dashboard.csvexport import safe_cell
 from dashboard.inbox import threads
-from dashboard.inbox.export import BadRange, parse_range, safe_cell
+from dashboard.inbox.export import BadRange, parse_range
 from dashboard.live import apply_event
 from dashboard.models import Message, ThreadRead
 from dashboard.simulator.accounts import (
