@@ -192,7 +192,7 @@ class WallDisplayAdmin(TenantScopedAdmin):
     """Wall links are issued on /walls/ (the token is shown once there); here they are listed and revoked."""
 
     list_display = ("name", "account", "panels", "rotation_seconds", "expires_at", "revoked_at", "created_at")
-    list_filter = ("account",)
+    list_filter = (("account", admin.RelatedOnlyFieldListFilter),)
     search_fields = ("name",)
     fields = ("name", "account", "panels", "rotation_seconds", "expires_at", "revoked_at", "created_by")
     readonly_fields = ("account", "revoked_at", "created_by")
@@ -200,6 +200,12 @@ class WallDisplayAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        """A link that expired or was revoked stays dead: its token may be in a log somewhere."""
+        if obj is not None and not obj.is_active:
+            return (*self.readonly_fields, "expires_at")
+        return tuple(self.readonly_fields)
 
     @admin.action(description="Revoke the selected wall links (open screens close within seconds)")
     def revoke(self, request: HttpRequest, queryset: QuerySet[WallDisplay]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 
 class LoginForm(forms.Form):
@@ -26,3 +29,15 @@ class LoginForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
+
+
+# Days and times typed into filters and the dry run: far-off years would overflow date arithmetic
+# (a day after 9999-12-31) long before they could mean anything here.
+SENSIBLE_YEARS = range(2000, 2101)
+
+
+def validate_sensible_date(value: date | datetime) -> None:
+    if value.year not in SENSIBLE_YEARS:
+        raise ValidationError(
+            f"Give a date between {SENSIBLE_YEARS.start} and {SENSIBLE_YEARS.stop - 1}.", code="out_of_range"
+        )

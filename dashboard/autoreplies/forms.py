@@ -15,6 +15,7 @@ from dashboard.autoreplies.decisions import DELIVERY_CHOICES
 from dashboard.autoreplies.describe import FIELD_LABELS, LOGGED_REASON_WORDS
 from dashboard.autoreplies.simulate import DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS
 from dashboard.autoreplies.timewindows import EXAMPLE, WindowSyntaxError, format_windows, parse_windows
+from dashboard.forms import validate_sensible_date
 from dashboard.models import Account, Rule
 from dashboard.rules import PLACEHOLDERS
 from dashboard.rules.conditions import normalize_number
@@ -141,6 +142,7 @@ class DryRunForm(forms.Form):
     at = forms.DateTimeField(
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+        validators=[validate_sensible_date],
     )
     first_in_conversation = forms.BooleanField(required=False, label="First message of the conversation")
 
@@ -184,8 +186,18 @@ class DecisionFilterForm(forms.Form):
     delivery = forms.ChoiceField(
         required=False, choices=[("", "Any delivery"), *DELIVERY_CHOICES], label="Delivery"
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_sensible_date],
+    )
+    until = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_sensible_date],
+    )
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

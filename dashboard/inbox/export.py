@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from dashboard.csvexport import stream_csv
+from dashboard.forms import validate_sensible_date
 from dashboard.inbox import threads
 from dashboard.models import Message, User
 
@@ -48,9 +50,14 @@ def _day(value: str, name: str) -> date | None:
     try:
         if not _DAY.fullmatch(value):
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise BadRange(f"“{value}” in {name} is not a day: use YYYY-MM-DD, e.g. 2026-01-31.") from None
+    try:
+        validate_sensible_date(day)
+    except ValidationError as exc:
+        raise BadRange(f"{name}: {exc.messages[0]}") from None
+    return day
 
 
 def parse_range(start: str, end: str) -> Range:

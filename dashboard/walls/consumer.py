@@ -16,6 +16,7 @@ class WallConsumer(PushConsumer):
 
     wall_id: int
     account_id: int
+    panels: tuple[str, ...]
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -23,7 +24,7 @@ class WallConsumer(PushConsumer):
         if wall is None:
             await self.close(code=CLOSE_INVALID_LINK)
             return
-        self.wall_id, self.account_id = wall.pk, wall.account_id
+        self.wall_id, self.account_id, self.panels = wall.pk, wall.account_id, tuple(wall.panels)
         await self.accept()
         self.start_sending()
         await get_feed().attach(self)

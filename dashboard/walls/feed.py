@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any, Protocol
 
 from channels import DEFAULT_CHANNEL_LAYER
@@ -24,6 +24,7 @@ from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_la
 from django.conf import settings
 
 from dashboard.clients import session_options
+from dashboard.live import apply_event
 from dashboard.models import Account
 from dashboard.queues import backfill as queues_backfill
 from dashboard.voipbin.events import Event
@@ -31,6 +32,7 @@ from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 from dashboard.walls import tokens
+from dashboard.walls.panels import UPDATED, render_panels
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +56,13 @@ async def publish_change(account_pk: int) -> None:
 class WallSocket(Protocol):
     wall_id: int
     account_id: int
+    panels: tuple[str, ...]
 
     def offer(self, html: str) -> None: ...
     async def end(self, code: int) -> None: ...
 
 
-Render = Callable[[int], str]
+Render = Callable[[int, Collection[str]], dict[str, str]]
 Apply = Callable[[Event], Any]
 
 
@@ -111,7 +114,8 @@ class WallFeed:
         self.sockets.setdefault(account_pk, set()).add(socket)
         if first:
             await self._follow(account_pk)
-        socket.offer(await database_sync_to_async(self._render)(account_pk))
+        parts = await database_sync_to_async(self._render)(account_pk, socket.panels)
+        socket.offer(_for(socket, parts))
 
     async def detach(self, socket: WallSocket) -> None:
         sockets = self.sockets.get(socket.account_id)
@@ -153,8 +157,8 @@ class WallFeed:
         if self.layer is not None and self.channel is not None:
             await self.layer.group_add(account_group(account_pk), self.channel)
         account = await Account.objects.filter(pk=account_pk).afirst()
-        if account is None:
-            return
+        if account is None or account_pk not in self.sockets:
+            return  # gone, or its last wall left while we looked it up: no session to keep
         self._customers[account.customer_id] = account_pk
         if self.own_sessions and account_pk not in self.sessions:
             self.sessions[account_pk] = self._open_session(account)
@@ -225,13 +229,19 @@ class WallFeed:
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
             for account_pk in dirty:
+                sockets = list(self.sockets.get(account_pk, ()))
+                shown = {panel for socket in sockets for panel in socket.panels}
                 try:
-                    html = await database_sync_to_async(self._render)(account_pk)
+                    parts = await database_sync_to_async(self._render)(account_pk, shown)
                 except Exception:
                     logger.exception("wall render for account %s failed", account_pk)
                     continue
-                for socket in list(self.sockets.get(account_pk, ())):
-                    socket.offer(html)
+                frames: dict[tuple[str, ...], str] = {}  # one string per panel choice, not per socket
+                for socket in sockets:
+                    frame = frames.get(socket.panels)
+                    if frame is None:
+                        frame = frames[socket.panels] = _for(socket, parts)
+                    socket.offer(frame)
             if time.monotonic() >= next_check:
                 await self._recheck()
                 next_check = time.monotonic() + RECHECK_SECONDS
@@ -261,6 +271,11 @@ async def backfill_account(account: Account) -> None:
         logger.warning("queue backfill for %s failed: %s", account, exc.message)
 
 
+def _for(socket: WallSocket, parts: dict[str, str]) -> str:
+    """The stamp and the socket's own panels: a wall never receives a panel its link does not show."""
+    return parts.get(UPDATED, "") + "".join(parts.get(panel, "") for panel in socket.panels)
+
+
 _feed: WallFeed | None = None
 
 
@@ -274,9 +289,6 @@ def get_feed() -> WallFeed:
     """The process's wall feed, created inside the running event loop on first use."""
     global _feed
     if _feed is None or _feed.loop is not asyncio.get_running_loop():
-        from dashboard.live import apply_event
-        from dashboard.walls.panels import render_panels
-
         _feed = WallFeed(render=render_panels, apply=apply_event)
     return _feed
 

@@ -21,7 +21,11 @@ def wall(request: HttpRequest, token: str) -> HttpResponse:
     if display is None:
         response = render(request, "dashboard/wall_gone.html", status=404)
     else:
-        context = {"wall": display, "socket_path": f"/ws/wall/{token}/", **panels_context(display.account)}
+        context = {
+            "wall": display,
+            "socket_path": f"/ws/wall/{token}/",
+            **panels_context(display.account, display.panels),
+        }
         response = render(request, "dashboard/wall.html", context)
     response["Referrer-Policy"] = "no-referrer"  # the path is the credential: never pass it on
     response["Cache-Control"] = "no-store"

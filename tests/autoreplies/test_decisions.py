@@ -137,6 +137,14 @@ def test_dates_the_wrong_way_round_are_refused(logs, supervisor):
     assert "“From” is after “To”." in response.content.decode()
 
 
+@pytest.mark.parametrize("path", ["/rules/decisions/", "/rules/decisions.csv"])
+def test_far_off_dates_are_refused_not_a_server_error(logs, supervisor, path):
+    response = client_for(supervisor).get(f"{path}?until=9999-12-31")
+
+    assert response.status_code == 400
+    assert "between 2000 and 2100" in response.content.decode()
+
+
 def test_pages_of_fifty_keep_the_filters(acme, supervisor):
     help_rule = rule(acme, "Help", 10)
     inbound(acme, "m1", at=LATE_SUNDAY_UTC, text="help")

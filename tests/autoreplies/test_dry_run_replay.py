@@ -106,6 +106,13 @@ def test_dry_run_first_message_checkbox(acme, supervisor):
     assert outcomes(try_rules(supervisor, text="hi", first_in_conversation="on"))["Welcome"][0] == "fired"
 
 
+def test_a_far_off_dry_run_time_is_refused_on_the_field(acme_rules, supervisor):
+    response = try_rules(supervisor, at="0001-01-01T00:10")
+
+    assert response.status_code == 400
+    assert "between 2000 and 2100" in response.content.decode()
+
+
 def test_dry_run_loop_guard_for_our_own_number(acme_rules, supervisor):
     response = try_rules(supervisor, sender=OUR_NUMBER)
 

@@ -332,10 +332,17 @@ async def test_export_by_day_range(sim, live_settings, make_persona):
 
 
 @pytest.mark.parametrize(
-    "params", [{"from": "2026-02-30"}, {"to": "20/01/2026"}, {"from": "2026-02-02", "to": "2026-02-01"}]
+    "params",
+    [
+        {"from": "2026-02-30"},
+        {"to": "20/01/2026"},
+        {"from": "2026-02-02", "to": "2026-02-01"},
+        {"to": "9999-12-31"},  # the day after would overflow
+        {"from": "0001-01-01"},
+    ],
 )
 async def test_bad_export_dates_are_a_400_with_a_reason(sim, live_settings, make_persona, params):
     manager = await make_persona("manager")
     status, body = await download(manager, **params)
     assert status == 400
-    assert "YYYY-MM-DD" in body or "is after" in body
+    assert "YYYY-MM-DD" in body or "is after" in body or "between 2000 and 2100" in body

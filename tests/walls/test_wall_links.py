@@ -168,6 +168,7 @@ def test_operators_revoke_links_from_the_django_admin_and_staff_see_only_their_o
     listing = client.get("/admin/dashboard/walldisplay/").content.decode()
     assert "Globex lobby" in listing
     assert "Support floor" not in listing
+    assert "Acme" not in listing  # not even as a filter choice
     assert client.get("/admin/dashboard/walldisplay/add/").status_code == 403
 
     operator = get_user_model().objects.create_superuser("op", password="x")

@@ -125,3 +125,56 @@ async def test_wall_queue_panel_counts_a_caller_waiting_with_nobody_signed_in(fe
     html = await receive_until(communicator, '<span class="value">1</span> <span class="unit">waiting</span>')
     assert "data-wait-since=" in html  # the longest wait ticks on the TV
     await communicator.disconnect()
+
+
+async def test_a_queues_only_wall_never_receives_the_inbox(feed, account, sim):
+    """What a link does not show is not sent either: a lobby screen's socket carries no SMS texts."""
+    from dashboard.models import Message
+
+    _, lobby = await database_sync_to_async(tokens.issue)(
+        name="Lobby",
+        account=account,
+        panels=["queues"],
+        rotation_seconds=10,
+        expires_at=None,
+        created_by=None,
+    )
+    both = wall_socket(
+        await database_sync_to_async(
+            lambda: tokens.issue(
+                name="Floor",
+                account=account,
+                panels=["queues", "inbox"],
+                rotation_seconds=10,
+                expires_at=None,
+                created_by=None,
+            )[1]
+        )()
+    )
+    queues_only = wall_socket(lobby)
+    frames = []
+    for communicator in (queues_only, both):
+        assert (await communicator.connect())[0]
+    await database_sync_to_async(Message.objects.create)(
+        id="m-secret",
+        customer_id=DEMO_CUSTOMER_ID,
+        direction="inbound",
+        remote="+15550000001",
+        our_number=DEMO_SMS_NUMBER,
+        text="my card number is 4111",
+        source="+15550000001",
+        destination=DEMO_SMS_NUMBER,
+    )
+    feed.notify(account.pk)
+    await receive_until(both, "my card number")
+    try:
+        async with asyncio.timeout(1.5):
+            while True:
+                frames.append(await queues_only.receive_from(timeout=1.5))
+    except TimeoutError:
+        pass
+    assert frames  # it was sent its own panels
+    assert all("wall-inbox" not in frame and "card number" not in frame for frame in frames)
+    assert any('id="wall-queues"' in frame for frame in frames)
+    for communicator in (queues_only, both):
+        await communicator.disconnect()
