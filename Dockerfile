@@ -6,4 +6,5 @@ RUN pip install -r requirements.txt
 COPY . .
 RUN DJANGO_SECRET_KEY=collectstatic python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "--websocket_timeout", "-1", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# No access log here: nginx in front keeps one, with wall display tokens redacted (deploy/nginx.conf).
+CMD ["daphne", "--websocket_timeout", "-1", "--access-log", "/dev/null", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

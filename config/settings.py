@@ -207,7 +207,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # "Not Found: /wall/<token>/" and the like: a wall link's token is its only credential.
+    "filters": {"redact_wall_tokens": {"()": "dashboard.logfilters.RedactWallTokens"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_wall_tokens"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # httpx logs request URLs at INFO, query string (an access key) included.
     "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},

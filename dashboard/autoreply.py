@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from channels.db import database_sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dashboard import rules
@@ -192,6 +193,10 @@ async def _send(reply: AutoReply, *, accesskey: str) -> AutoReply:
     The client repeats the request only while VoIPBIN refuses it (429, 503: nothing was sent). Any
     other failure is final, and one that may hide a success (a timeout) says so in the error.
     """
+    if not await database_sync_to_async(_start_sending)(reply):
+        logger.warning("auto-reply %s was given up on before its turn came: not sent", reply.pk)
+        await reply.arefresh_from_db()
+        return reply
     sent: Answer | None = None
     async with rest_client(accesskey=accesskey) as client:
         try:
@@ -234,6 +239,20 @@ def _finish(reply: AutoReply, sent: Answer | None) -> None:
 # --- replies left pending -------------------------------------------------------------------------
 
 
+def _start_sending(reply: AutoReply) -> bool:
+    """Stamp the start of this send, unless the reply is no longer pending (the sweep gave up on it).
+
+    A message's replies (every matching rule) go out one after another; the sweep measures from
+    this stamp, so a reply waiting its turn is never mistaken for one abandoned mid-send.
+    """
+    reply.send_started_at = timezone.now()
+    return bool(
+        AutoReply.objects.filter(pk=reply.pk, status=AutoReplyStatus.PENDING).update(
+            send_started_at=reply.send_started_at
+        )
+    )
+
+
 def fail_stuck_replies(*, older_than: timedelta) -> list[AutoReply]:
     """Fail the replies pending for longer than any send can take: whoever sent them died mid-send.
 
@@ -243,9 +262,9 @@ def fail_stuck_replies(*, older_than: timedelta) -> list[AutoReply]:
     cutoff = timezone.now() - older_than
     with transaction.atomic():
         stuck = list(
-            AutoReply.objects.select_for_update(skip_locked=True).filter(
-                status=AutoReplyStatus.PENDING, created_at__lt=cutoff
-            )
+            AutoReply.objects.select_for_update(skip_locked=True)
+            .alias(since=Coalesce("send_started_at", "created_at"))
+            .filter(status=AutoReplyStatus.PENDING, since__lt=cutoff)
         )
         AutoReply.objects.filter(pk__in=[reply.pk for reply in stuck]).update(
             status=AutoReplyStatus.FAILED, error=STUCK_ERROR

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -437,6 +438,9 @@ class AutoReply(models.Model):
     error = models.TextField(blank=True)
     reply_message_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    send_started_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the send began: replies of one message go out one by one"
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -537,6 +541,9 @@ class Agent(LiveResource):
         return f"{self.name or self.username or self.pk} ({self.status})"
 
 
+_DAY_SECONDS = 24 * 3600  # thresholds beyond a day mean nothing (and overflow date arithmetic)
+
+
 class Queue(LiveResource):
     """A VoIPBIN queue, with the thresholds supervisors set here (kept when VoIPBIN updates it)."""
 
@@ -545,12 +552,20 @@ class Queue(LiveResource):
     wait_queuecall_ids = models.JSONField(default=list, blank=True)
     service_queuecall_ids = models.JSONField(default=list, blank=True)
     service_level_seconds = models.PositiveIntegerField(
-        default=20, help_text="A caller answered within this many seconds counts toward the service level"
+        default=20,
+        validators=[MaxValueValidator(_DAY_SECONDS)],
+        help_text="A caller answered within this many seconds counts toward the service level",
     )
-    warn_waiting = models.PositiveIntegerField(default=3, help_text="Callers waiting: warning at this many")
-    critical_waiting = models.PositiveIntegerField(default=6)
-    warn_longest_wait_seconds = models.PositiveIntegerField(default=60)
-    critical_longest_wait_seconds = models.PositiveIntegerField(default=120)
+    warn_waiting = models.PositiveIntegerField(
+        default=3, validators=[MaxValueValidator(10_000)], help_text="Callers waiting: warning at this many"
+    )
+    critical_waiting = models.PositiveIntegerField(default=6, validators=[MaxValueValidator(10_000)])
+    warn_longest_wait_seconds = models.PositiveIntegerField(
+        default=60, validators=[MaxValueValidator(_DAY_SECONDS)]
+    )
+    critical_longest_wait_seconds = models.PositiveIntegerField(
+        default=120, validators=[MaxValueValidator(_DAY_SECONDS)]
+    )
     warn_service_level = models.PositiveSmallIntegerField(
         default=80, help_text="Warning below this percentage"
     )

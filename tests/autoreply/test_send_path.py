@@ -120,6 +120,23 @@ async def test_reply_left_pending_by_a_relay_that_died_is_failed_by_the_sweep_an
     assert len(await sent(sim)) == 1  # the one VoIPBIN accepted before the relay died
 
 
+async def test_a_reply_waiting_its_turn_is_not_swept_and_one_given_up_on_is_not_sent(sim, rule, account):
+    """Every matching rule's reply goes out one by one: the sweep measures from each send's start."""
+    from dashboard.autoreply import _send, fail_stuck_replies
+
+    queued = await _pending_reply(rule, inbound_message_id="queued", age=timedelta(minutes=10))
+    await database_sync_to_async(AutoReply.objects.filter(pk=queued.pk).update)(
+        send_started_at=timezone.now()
+    )
+    assert await database_sync_to_async(fail_stuck_replies)(older_than=timedelta(minutes=5)) == []
+
+    given_up = await _pending_reply(rule, inbound_message_id="given-up", age=timedelta(minutes=10))
+    await database_sync_to_async(fail_stuck_replies)(older_than=timedelta(minutes=5))
+    result = await _send(given_up, accesskey=account.access_key)  # its turn comes after all
+    assert (result.status, result.error) == (AutoReplyStatus.FAILED, STUCK_ERROR)
+    assert await sent(sim) == []
+
+
 async def test_sweep_runs_again_every_interval(sim, rule, relays):
     """The reply is not yet stuck at start; only a later round can fail it."""
     await start_relay(sim, relays, stuck_after=timedelta(seconds=0.5), sweep_interval=0.05)
@@ -147,7 +164,9 @@ def _pending_reply(rule: Rule, *, inbound_message_id: str, age: timedelta) -> Au
 
 @database_sync_to_async
 def _age(reply: AutoReply, age: timedelta) -> None:
-    AutoReply.objects.filter(pk=reply.pk).update(created_at=timezone.now() - age)
+    """Claimed and started ``age`` ago."""
+    then = timezone.now() - age
+    AutoReply.objects.filter(pk=reply.pk).update(created_at=then, send_started_at=then)
 
 
 @database_sync_to_async

@@ -169,6 +169,7 @@ async def test_saving_without_javascript_goes_back_to_the_page(sim, live_setting
         ("service_level_seconds", "0", "Give at least one second."),
         ("warn_waiting", "-1", "greater than or equal to 0"),
         ("warn_waiting", "many", "Enter a whole number."),
+        ("service_level_seconds", str(10**14), "less than or equal to 86400"),  # overflowed timedelta
     ],
 )
 async def test_inconsistent_thresholds_are_refused_with_the_reason(
