@@ -124,7 +124,19 @@ def _database(url: str) -> dict[str, object]:
     """``DATABASE_URL`` to a Django DATABASES entry (sqlite:///path or postgres://…)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parts.path[1:]) or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": unquote(parts.path[1:]) or ":memory:",
+            # The embedded default runs the web server and the relay worker on one file. Write
+            # transactions take the lock when they begin (a read cannot fail to upgrade mid-way),
+            # writers wait for each other instead of failing at once, and WAL lets readers go on
+            # while one writes.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
     if parts.scheme in ("postgres", "postgresql"):
         return {
             "ENGINE": "django.db.backends.postgresql",
