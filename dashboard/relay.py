@@ -13,6 +13,10 @@ update once per process through the channel layer. Each user only ever
 receives what their own VoIPBIN session delivered: tenants stay apart by
 construction. If the owning process dies its lease runs out and a process
 still serving that user's tabs takes the session over, backfills and resyncs.
+
+Notices (``dashboard.notices``) are rendered with the update, once per process; the owning
+process decides which of them this user is shown and hands them to every page of the user,
+whatever the page shows; other processes get the decided html with the update.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from dashboard.clients import rest_client, session_options
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event
 from dashboard.models import User
+from dashboard.notices import Notice, NoticeMemory, notices_for, shown_to
 from dashboard.pages import PAGES
 from dashboard.queues import backfill as queues_backfill
 from dashboard.queues.backfill import QueueListRefresher
@@ -99,11 +104,12 @@ class LiveSocket(Protocol):
 
 @dataclass(frozen=True)
 class Update:
-    """One change, rendered once for every page kind and audience that shows it."""
+    """One change, rendered once for every page kind and audience that shows it, and its notices."""
 
     topics: list[str]
     fragments: dict[str, dict[str, str]]  # page kind → audience ("supervisor"/"agent") → html
     resource_key: str = ""
+    notices: tuple[Notice, ...] = ()  # shown on every page, to whom dashboard.notices says
 
 
 def render_update(change: Change) -> Update:
@@ -111,6 +117,7 @@ def render_update(change: Change) -> Update:
         resource_key=f"{change.resource}:{change.row.pk}",
         topics=change.topics,
         fragments={kind: page.render_change(change) for kind, page in PAGES.items()},
+        notices=notices_for(change),
     )
 
 
@@ -128,6 +135,7 @@ class UserSession:
     upstream: UpstreamSession | None = None
     closer: asyncio.TimerHandle | None = None
     last_state_html: str = ""
+    shown: NoticeMemory = field(default_factory=NoticeMemory)  # decided where the upstream is
 
     @property
     def audience(self) -> str:
@@ -346,7 +354,7 @@ class Hub:
                         event = normalize({"type": event_name, "data": data})
                     except FrameError:
                         continue
-                    await self.deliver(user_pk, event)
+                    await self.deliver(user_pk, event, backfilled=True)
         else:  # an agent may fetch only itself (GET /me): its tags tell its queues
             try:
                 async with rest_client(token=entry.user.voipbin_token) as client:
@@ -355,7 +363,7 @@ class Hub:
                 logger.warning("agent backfill for user %s failed: %s", user_pk, exc)
                 events = []
             for event in events:
-                await self.deliver(user_pk, event)
+                await self.deliver(user_pk, event, backfilled=True)
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
 
@@ -366,7 +374,8 @@ class Hub:
 
     # -- events ------------------------------------------------------------------------------
 
-    async def deliver(self, user_pk: int, event: Event) -> None:
+    async def deliver(self, user_pk: int, event: Event, *, backfilled: bool = False) -> None:
+        """An event the user's own session brought (``backfilled``: fetched over REST, never notifies)."""
         update = await self.apply(event)
         entry = self.sessions.get(user_pk)
         if entry is not None:
@@ -374,9 +383,19 @@ class Hub:
         if update is None:
             return
         self._fan_out(user_pk, update)
-        await self._publish(
-            user_pk, {"type": "relay.update", "topics": update.topics, "fragments": update.fragments}
-        )
+        shown: list[str] = []
+        if entry is not None and update.notices:
+            shown = shown_to(
+                entry.user,
+                update.notices,
+                event_type=event.type,
+                backfilled=backfilled,
+                memory=entry.shown,
+                now=timezone.now(),
+            )
+            self._notify(user_pk, shown)
+        message = {"topics": update.topics, "fragments": update.fragments, "notices": shown}
+        await self._publish(user_pk, {"type": "relay.update", **message})
 
     def _fan_out(self, user_pk: int, update: Update) -> None:
         entry = self.sessions.get(user_pk)
@@ -387,6 +406,13 @@ class Hub:
                 html = update.fragments.get(socket.page_kind, {}).get(entry.audience)
                 if html:
                     socket.offer(html)
+
+    def _notify(self, user_pk: int, shown: list[str]) -> None:
+        """Notices go to every page the user has open, whatever it shows (already decided per user)."""
+        entry = self.sessions.get(user_pk)
+        for socket in entry.sockets if entry else ():
+            for html in shown:
+                socket.offer(html)
 
     async def apply(self, event: Event) -> Update | None:
         """Apply and render once per process per event, whichever session brought it first.
@@ -490,6 +516,7 @@ class Hub:
             return
         if kind == "relay.update":
             self._fan_out(user_pk, Update(topics=message["topics"], fragments=message["fragments"]))
+            self._notify(user_pk, message.get("notices") or [])
         elif kind == "relay.state" and entry.upstream is None:
             entry.last_state_html = message["html"]
             for socket in entry.sockets:
