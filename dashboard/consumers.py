@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,12 +14,8 @@ from dashboard.models import User
 from dashboard.monitor import STATUS_GROUP, get_monitor
 from dashboard.pages import PAGES
 from dashboard.relay import CLOSE_SIGNED_OUT, get_hub, render_upstream_state
+from dashboard.sockets import NotJSON, PushConsumer
 from dashboard.voipbin.topics import InvalidTopic, TopicDenied, check_subscription, matches_any
-
-MAX_FRAME_BYTES = 64 * 1024
-RATE_PER_SECOND = 20.0  # sustained frames a browser may send
-RATE_BURST = 40.0
-MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -53,17 +45,13 @@ def _error(message: str) -> str:
     return render_to_string("includes/socket_error.html", {"message": message})
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
+class LiveConsumer(PushConsumer):
     """A signed-in user's live page: ``/ws/live/<page>/?topics=a,b``.
 
     The page declares its topics in VoIPBIN's grammar; each is checked with the
     same permission code VoIPBIN's rules are written in, so the browser can
     narrow what it receives but never widen it.
     """
-
-    # No channel of its own: the relay hub hands it fragments in-process and reaches other
-    # processes once per process, so a socket costs no Redis connection and survives a Redis outage.
-    channel_layer_alias = "no channel layer"
 
     user: User
     page_kind: str
@@ -94,13 +82,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
-        self._pending: list[str] = []
-        self._overflow = False
-        self._wake = asyncio.Event()
-        self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
-        self._sender: asyncio.Task[None] | None = None
         await self.accept()
-        self._sender = asyncio.get_running_loop().create_task(self._send_pending())
+        self.start_sending()
         if user.voipbin_session_expired:
             self.offer(render_upstream_state(None, expired=True))
             return
@@ -114,36 +97,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "user"):
             return
         get_hub().detach(self)
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+        await self.stop_sending()
 
     # -- relay → browser ---------------------------------------------------------------------
 
     def wants(self, topics: list[str]) -> bool:
         return matches_any(self.topics, topics)
-
-    def offer(self, html: str) -> None:
-        """Queue a fragment; everything queued while a send is in flight goes out as one frame."""
-        if len(self._pending) >= MAX_PENDING:
-            self._overflow = True  # too slow a reader: the sender closes, the browser resyncs
-        else:
-            self._pending.append(html)
-        self._wake.set()
-
-    async def _send_pending(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._overflow:
-                self._pending.clear()
-                await self.close(code=1013)  # "try again later": htmx reconnects and re-renders
-                return
-            if self._pending:
-                html, self._pending = "".join(self._pending), []
-                await self.send(text_data=html)
 
     async def resync(self) -> None:
         """Re-render the page's lists from live state (on connect, and after an upstream gap)."""
@@ -156,24 +115,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- browser → server --------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        now = time.monotonic()
-        self._allowance = min(RATE_BURST, self._allowance + (now - self._allowance_at) * RATE_PER_SECOND)
-        self._allowance_at = now
-        if self._allowance < 1:
-            await self.close(code=1008)
-            return
-        self._allowance -= 1
-        size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
-        if size > MAX_FRAME_BYTES:
-            await self.close(code=1009)
-            return
         try:
-            frame = json.loads(text_data if text_data is not None else bytes_data or b"")
-        except (ValueError, RecursionError):
+            frame = await self.read_frame(text_data, bytes_data)
+        except NotJSON:
             self.offer(_error("That message was not valid JSON."))
             return
-        kind = frame.get("type") if isinstance(frame, dict) else None
-        topics = frame.get("topics") if isinstance(frame, dict) else None
+        if frame is None:
+            return
+        kind, topics = frame.get("type"), frame.get("topics")
         if kind not in ("subscribe", "unsubscribe") or not isinstance(topics, list):
             self.offer(_error('Send {"type": "subscribe" | "unsubscribe", "topics": [...]}.'))
             return

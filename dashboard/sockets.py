@@ -1,10 +1,12 @@
-"""What every server-push browser socket shares: coalesced sends, a bounded backlog, abuse limits."""
+"""What every server-push browser socket shares: coalesced sends, flow control, abuse limits."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
+from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -12,14 +14,22 @@ MAX_FRAME_BYTES = 64 * 1024
 RATE_PER_SECOND = 20.0  # sustained frames a browser may send
 RATE_BURST = 40.0
 MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
+MAX_UNACKED = 200  # frames sent that the browser has not yet said it read
+
+
+class NotJSON(ValueError):
+    """A browser frame that is not JSON."""
 
 
 class PushConsumer(AsyncWebsocketConsumer):
     """A socket the server pushes HTML fragments into.
 
-    Fragments queued while a send is in flight go out together as one frame. A reader more
-    than ``MAX_PENDING`` fragments behind is closed with 1013 ("try again later"): the browser
-    reconnects and re-renders from state, and server memory stays bounded.
+    Fragments queued while a send is in flight go out together as one frame. The page's script
+    acknowledges what it has read (``{"type": "ack", "frames": n}``, n counted from the start);
+    while ``MAX_UNACKED`` frames are unread, nothing more is written, because the web server would
+    only buffer it in memory for a reader that is not reading. Fragments wait instead, and a reader
+    more than ``MAX_PENDING`` fragments behind is closed with 1013 ("try again later"): the browser
+    reconnects and re-renders from state. Either way server memory stays bounded per socket.
     """
 
     # No channel of its own: a process-wide hub hands it fragments in-process, so a socket costs
@@ -33,6 +43,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         self._overflow = False
         self._wake = asyncio.Event()
         self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
+        self._sent = self._acked = 0
         self._sender = asyncio.get_running_loop().create_task(self._send_pending())
 
     async def stop_sending(self) -> None:
@@ -41,6 +52,11 @@ class PushConsumer(AsyncWebsocketConsumer):
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+
+    @property
+    def unread(self) -> int:
+        """Frames written that the browser has not acknowledged."""
+        return self._sent - self._acked
 
     def offer(self, html: str) -> None:
         """Queue a fragment for the next frame."""
@@ -58,21 +74,38 @@ class PushConsumer(AsyncWebsocketConsumer):
                 self._pending.clear()
                 await self.close(code=1013)
                 return
-            if self._pending:
+            if self._pending and self.unread < MAX_UNACKED:
                 html, self._pending = "".join(self._pending), []
+                self._sent += 1
                 await self.send(text_data=html)
 
-    async def admit(self, text_data: str | None, bytes_data: bytes | None) -> bool:
-        """Whether a browser frame may be read: a flood closes with 1008, an oversized frame with 1009."""
+    async def read_frame(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | None:
+        """A browser frame as JSON, or None when it was handled here (an ack) or the socket closed.
+
+        A flood closes with 1008 and an oversized frame with 1009; anything but a JSON object
+        raises ``NotJSON`` for the page to answer as it sees fit.
+        """
         now = time.monotonic()
         self._allowance = min(RATE_BURST, self._allowance + (now - self._allowance_at) * RATE_PER_SECOND)
         self._allowance_at = now
         if self._allowance < 1:
             await self.close(code=1008)
-            return False
+            return None
         self._allowance -= 1
         size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
         if size > MAX_FRAME_BYTES:
             await self.close(code=1009)
-            return False
-        return True
+            return None
+        try:
+            frame = json.loads(text_data if text_data is not None else bytes_data or b"")
+        except (ValueError, RecursionError):
+            raise NotJSON from None
+        if not isinstance(frame, dict):
+            raise NotJSON
+        if frame.get("type") == "ack":
+            frames = frame.get("frames")
+            if isinstance(frames, int) and not isinstance(frames, bool):
+                self._acked = max(self._acked, min(frames, self._sent))
+                self._wake.set()  # fragments held back for this reader may go now
+            return None
+        return frame

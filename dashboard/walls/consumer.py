@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from channels.db import database_sync_to_async
 
-from dashboard.sockets import PushConsumer
+from dashboard.sockets import NotJSON, PushConsumer
 from dashboard.walls import tokens
 from dashboard.walls.feed import get_feed
 
@@ -36,8 +38,9 @@ class WallConsumer(PushConsumer):
         await self.stop_sending()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        """A wall only listens; a flood or an oversized frame still closes it."""
-        await self.admit(text_data, bytes_data)
+        """A wall only acknowledges what it read; anything else is ignored (a flood still closes it)."""
+        with contextlib.suppress(NotJSON):
+            await self.read_frame(text_data, bytes_data)
 
     async def end(self, code: int) -> None:
         """Closed by the server (link revoked, shutdown): leave the feed now, not when the browser acks."""

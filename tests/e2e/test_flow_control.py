@@ -1,0 +1,24 @@
+"""The page acknowledges what it reads, so a busy page keeps receiving beyond the unread window."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from dashboard.simulator.accounts import DEMO_CUSTOMER_ID
+from dashboard.sockets import MAX_UNACKED
+from tests.e2e.test_calls_page import sign_in
+
+
+def test_a_page_that_reads_keeps_receiving_past_the_unread_window(stack, page):
+    sign_in(page, stack, "manager")
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+    page.reload()  # so the listener sees the page's socket from its start
+    expect(page.locator("[data-socket-state]")).to_have_attribute("data-socket-state", "open", timeout=10_000)
+    calls = [
+        stack.sim("POST", "/_sim/calls", json={"customer_id": DEMO_CUSTOMER_ID, "status": "ringing"}).json()
+        for _ in range(MAX_UNACKED + 50)
+    ]
+    expect(page.locator(f"#call-{calls[-1]['id']}")).to_be_visible(timeout=20_000)
+    expect(page.locator("#calls-active tr[id^='call-']")).to_have_count(len(calls), timeout=10_000)
+    assert len(frames) > MAX_UNACKED  # more frames than the window: acknowledgements moved it on

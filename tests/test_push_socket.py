@@ -1,0 +1,77 @@
+"""Flow control shared by every push socket: a reader that stops reading costs bounded memory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from channels.testing import WebsocketCommunicator
+
+from dashboard.sockets import MAX_PENDING, MAX_UNACKED, NotJSON, PushConsumer
+
+
+class Pusher(PushConsumer):
+    """Pushes as many fragments as asked, one event-loop turn apart (as live events arrive)."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.start_sending()
+
+    async def disconnect(self, code: int) -> None:
+        await self.stop_sending()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = await self.read_frame(text_data, bytes_data)
+        except NotJSON:
+            return
+        for i in range(frame.get("push", 0) if frame else 0):
+            self.offer(f"<p>{i}</p>")
+            await asyncio.sleep(0)
+
+
+async def frames_until_quiet(communicator: WebsocketCommunicator, quiet: float = 0.3) -> list[str]:
+    """Every frame sent until none comes for ``quiet`` seconds (without cancelling the consumer)."""
+    frames = []
+    while not await communicator.receive_nothing(timeout=quiet):
+        frames.append(await communicator.receive_from())
+    return frames
+
+
+async def test_nothing_more_is_written_to_a_reader_that_stopped_acknowledging():
+    communicator = WebsocketCommunicator(Pusher.as_asgi(), "/")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data=json.dumps({"push": MAX_UNACKED + 50}))
+    held_back = await frames_until_quiet(communicator)
+    assert len(held_back) == MAX_UNACKED  # one frame per fragment until the window is full
+
+    await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": MAX_UNACKED}))
+    rest = await frames_until_quiet(communicator)
+    assert "".join(rest).count("<p>") == 50  # what waited goes out, coalesced
+    assert len(rest) == 1
+    await communicator.disconnect()
+
+
+async def test_a_reader_too_far_behind_is_closed_with_try_again_later():
+    communicator = WebsocketCommunicator(Pusher.as_asgi(), "/")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data=json.dumps({"push": MAX_UNACKED + MAX_PENDING + 1}))
+    outputs = []
+    async with asyncio.timeout(10):
+        while (output := await communicator.receive_output(timeout=5))["type"] != "websocket.close":
+            outputs.append(output)
+    assert output["code"] == 1013
+    assert len(outputs) == MAX_UNACKED  # never more written than the window
+
+
+async def test_a_reader_that_acknowledges_gets_everything():
+    communicator = WebsocketCommunicator(Pusher.as_asgi(), "/")
+    assert (await communicator.connect())[0]
+    received = 0
+    for _ in range(4):
+        await communicator.send_to(text_data=json.dumps({"push": MAX_UNACKED}))
+        frames = await frames_until_quiet(communicator)
+        received += "".join(frames).count("<p>")
+        await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": 10**9}))  # capped at sent
+    assert received == 4 * MAX_UNACKED
+    await communicator.disconnect()
