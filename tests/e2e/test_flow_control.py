@@ -15,10 +15,18 @@ def test_a_page_that_reads_keeps_receiving_past_the_unread_window(stack, page):
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
     page.reload()  # so the listener sees the page's socket from its start
     expect(page.locator("[data-socket-state]")).to_have_attribute("data-socket-state", "open", timeout=10_000)
-    calls = [
-        stack.sim("POST", "/_sim/calls", json={"customer_id": DEMO_CUSTOMER_ID, "status": "ringing"}).json()
-        for _ in range(MAX_UNACKED + 50)
-    ]
+    calls = []
+    for _ in range(MAX_UNACKED + 50):  # one call, one frame: wait for each, so none are coalesced
+        seen = len(frames)
+        calls.append(
+            stack.sim(
+                "POST", "/_sim/calls", json={"customer_id": DEMO_CUSTOMER_ID, "status": "ringing"}
+            ).json()
+        )
+        for _ in range(500):
+            if len(frames) > seen:
+                break
+            page.wait_for_timeout(10)  # lets Playwright deliver the socket's events
     expect(page.locator(f"#call-{calls[-1]['id']}")).to_be_visible(timeout=20_000)
     expect(page.locator("#calls-active tr[id^='call-']")).to_have_count(len(calls), timeout=10_000)
     assert len(frames) > MAX_UNACKED  # more frames than the window: acknowledgements moved it on
