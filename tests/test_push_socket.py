@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from channels.testing import WebsocketCommunicator
 
 from dashboard.sockets import MAX_PENDING, MAX_UNACKED, NotJSON, PushConsumer
+
+# Channels closes stale database connections around each consumer message.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Pusher(PushConsumer):
