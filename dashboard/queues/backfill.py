@@ -102,6 +102,8 @@ class QueueListRefresher:
         return bool(self._pending)
 
     async def consider(self, *, user: User, event: Event) -> None:
+        if event.resource != "queuecall" or event.data.get("queue_id"):
+            return  # decided here, without a hop to the database thread for every event of every user
         if not user.is_supervisor or user.pk in self._pending or not await needs_queue_lists(event):
             return
         self._pending.add(user.pk)

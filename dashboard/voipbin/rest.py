@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -215,6 +216,7 @@ class VoipbinClient:
         backoff: float = 0.25,
         max_retry_after: float = MAX_RETRY_AFTER,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         headers = {"Accept": "application/json"}
         params = {}
@@ -228,6 +230,7 @@ class VoipbinClient:
             params=params,
             timeout=timeout,
             transport=transport,
+            verify=verify,
         )
         self._retries = retries
         self._backoff = backoff
