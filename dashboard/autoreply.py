@@ -76,6 +76,7 @@ def _decide(event: Event, *, account_id: int) -> tuple[str, list[AutoReply]]:
             text=message.text,
             received_at=message.tm_create or now,
             first_in_conversation=_first_in_conversation(message, account=account),
+            from_our_auto_reply=_is_our_auto_reply(message, now=now),
         )
         engine_rules: list[rules.Rule] = []
         logs: list[RuleDecisionLog] = []
@@ -128,6 +129,13 @@ def _decide(event: Event, *, account_id: int) -> tuple[str, list[AutoReply]]:
         message.evaluated_at = now
         message.save(update_fields=["evaluated_at"])
         return account.access_key, claimed
+
+
+def _is_our_auto_reply(message: Message, *, now: datetime) -> bool:
+    """An auto-reply we claimed recently from the sender's number with this very text (any account)."""
+    return AutoReply.objects.filter(
+        our_number=message.source, reply_text=message.text, created_at__gte=now - timedelta(days=1)
+    ).exists()
 
 
 def _first_in_conversation(message: Message, *, account: Account) -> bool:

@@ -37,6 +37,7 @@ CHECK_WORDS: dict[str, str] = {
     "first_message": "not the first message of the conversation",
     "outbound": "a message we sent",
     "own_number": "sent from one of our numbers",
+    "our_auto_reply": "an auto-reply we sent for another account",
     "automated_sender": "the sender looks like a machine",
     "windows": "outside the time windows",
 }

@@ -124,6 +124,9 @@ class InboundMessage:
     received_at: datetime
     direction: Direction = Direction.INBOUND
     first_in_conversation: bool = False
+    # The text is an auto-reply this dashboard sent from the sender's number (another account of
+    # ours): answering it would start two of our own rules talking to each other.
+    from_our_auto_reply: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,8 @@ def _loop_guard(message: InboundMessage, account: AccountSettings) -> tuple[str,
     why = looks_automated(sender=message.sender, text=message.text, policy=account.automated)
     if why:
         return "automated_sender", f"The sender looks automated: {why}."
+    if message.from_our_auto_reply:
+        return "our_auto_reply", "The message is an auto-reply this dashboard sent for another account."
     return None
 
 

@@ -511,3 +511,9 @@ def test_catastrophic_backtracking_pattern_runs_in_linear_time():
     missed = only(message("a" * 50_000 + "b"), nested)
     assert (missed.reason, missed.check) == (Reason.NO_MATCH, "regex")
     assert only(message("a" * 50_000), nested).fired
+
+
+def test_an_auto_reply_we_sent_for_another_account_is_never_answered():
+    ours = only(message("Thanks, we will call you.", from_our_auto_reply=True), rule())
+    assert (ours.reason, ours.check) == (Reason.LOOP_GUARD, "our_auto_reply")
+    assert only(message("Thanks, we will call you."), rule()).fired
