@@ -12,6 +12,7 @@ never sent again: a customer missing one auto-reply is better than one who gets 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from dashboard.models import (
     AutoReply,
     AutoReplyStatus,
     Message,
+    Rule,
     RuleDecisionLog,
 )
 from dashboard.voipbin.events import Event, FrameError, normalize
@@ -69,38 +71,33 @@ def _decide(event: Event, *, account_id: int) -> tuple[str, list[AutoReply]]:
         if message.evaluated_at is not None or not message.source:
             return account.access_key, []
         now = timezone.now()
-        inbound = rules.InboundMessage(
-            id=message.pk,
-            sender=message.source,
-            receiving_number=message.destination or next(iter(account.numbers), ""),
-            text=message.text,
-            received_at=message.tm_create or now,
+        inbound = inbound_message(
+            message,
+            account=account,
             first_in_conversation=_first_in_conversation(message, account=account),
             from_our_auto_reply=_is_our_auto_reply(message, now=now),
+            received_at=message.tm_create or now,
         )
-        engine_rules: list[rules.Rule] = []
-        logs: list[RuleDecisionLog] = []
-        for row in account.rules.all():
-            try:
-                engine_rules.append(row.to_engine())
-            except rules.RuleError as exc:  # stored JSON of the wrong shape: say so, skip the rule
-                logs.append(
-                    RuleDecisionLog(
-                        message_id=message.pk,
-                        rule=row,
-                        rule_name=row.name,
-                        reason=rules.Reason.INVALID_RULE,
-                        check_name=exc.field or "",
-                        detail=f"The rule cannot run: {exc.message}",
-                        created=now,
-                    )
-                )
+        loaded = load_rules(account)
+        logs = [  # stored JSON of the wrong shape: say so, skip the rule
+            RuleDecisionLog(
+                message_id=message.pk,
+                rule=row,
+                rule_name=row.name,
+                reason=rules.Reason.INVALID_RULE,
+                check_name=loaded.broken[row.pk].field or "",
+                detail=f"The rule cannot run: {loaded.broken[row.pk].message}",
+                created=now,
+            )
+            for row in loaded.rows
+            if row.pk in loaded.broken
+        ]
         evaluation = rules.evaluate(
             inbound,
-            engine_rules,
+            loaded.engine,
             mode=account.mode,
             account=account.settings(),
-            history=_history(account, sender=message.source, rules_=engine_rules, now=now),
+            history=reply_history(account, sender=message.source, rules_=loaded.engine, now=now),
             now=now,
         )
         claimed: list[AutoReply] = []
@@ -131,6 +128,47 @@ def _decide(event: Event, *, account_id: int) -> tuple[str, list[AutoReply]]:
         return account.access_key, claimed
 
 
+@dataclass(frozen=True)
+class LoadedRules:
+    """The account's rules as stored, and those whose stored JSON the engine cannot read."""
+
+    rows: list[Rule]
+    engine: list[rules.Rule]
+    broken: dict[int, rules.RuleError]
+
+
+def load_rules(account: Account) -> LoadedRules:
+    """The account's rules in order, as the engine takes them (for the relay, the dry run and replay)."""
+    rows = list(account.rules.all())
+    engine, broken = [], {}
+    for row in rows:
+        try:
+            engine.append(row.to_engine())
+        except rules.RuleError as exc:
+            broken[row.pk] = exc
+    return LoadedRules(rows=rows, engine=engine, broken=broken)
+
+
+def inbound_message(
+    message: Message,
+    *,
+    account: Account,
+    first_in_conversation: bool,
+    received_at: datetime,
+    from_our_auto_reply: bool = False,
+) -> rules.InboundMessage:
+    """A stored inbound SMS as the engine sees it."""
+    return rules.InboundMessage(
+        id=message.pk,
+        sender=message.source,
+        receiving_number=message.destination or next(iter(account.numbers), ""),
+        text=message.text,
+        received_at=received_at,
+        first_in_conversation=first_in_conversation,
+        from_our_auto_reply=from_our_auto_reply,
+    )
+
+
 def _is_our_auto_reply(message: Message, *, now: datetime) -> bool:
     """An auto-reply we claimed recently from the sender's number with this very text (any account)."""
     return AutoReply.objects.filter(
@@ -148,7 +186,7 @@ def _first_in_conversation(message: Message, *, account: Account) -> bool:
     return not earlier.exists()
 
 
-def _history(
+def reply_history(
     account: Account, *, sender: str, rules_: list[rules.Rule], now: datetime
 ) -> list[rules.PastReply]:
     """Replies that can still matter: today's (the cap) and those within the longest cooldown.

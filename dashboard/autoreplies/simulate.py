@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dashboard import rules
 from dashboard.autoreplies.describe import Outcome, outcome, reason_words
-from dashboard.autoreply import _history
+from dashboard.autoreply import inbound_message, load_rules, reply_history
 from dashboard.models import Account, Message, Rule
 from dashboard.rules.engine import RuleId
 
@@ -23,26 +23,6 @@ MAX_REPLAY_MESSAGES = 5000
 MAX_REPLAY_DAYS = 30
 DEFAULT_REPLAY_DAYS = 7
 DRY_RUN_ID = "dry-run"
-
-
-@dataclass(frozen=True)
-class LoadedRules:
-    """The account's rules as stored, and those whose stored JSON the engine cannot read."""
-
-    rows: list[Rule]
-    engine: list[rules.Rule]
-    broken: dict[int, rules.RuleError]
-
-
-def load_rules(account: Account) -> LoadedRules:
-    rows = list(account.rules.all())
-    engine, broken = [], {}
-    for row in rows:
-        try:
-            engine.append(row.to_engine())
-        except rules.RuleError as exc:
-            broken[row.pk] = exc
-    return LoadedRules(rows=rows, engine=engine, broken=broken)
 
 
 @dataclass(frozen=True)
@@ -78,7 +58,7 @@ def dry_run(
         rules=loaded.engine,
         mode=account.mode,
         account=account.settings(),
-        history=_history(account, sender=sender, rules_=loaded.engine, now=at),
+        history=reply_history(account, sender=sender, rules_=loaded.engine, now=at),
         first_in_conversation=first_in_conversation,
     )
     decisions = {decision.rule_id: decision for decision in evaluation.decisions}
@@ -101,18 +81,6 @@ def dry_run(
         )
         for row in loaded.rows
     ]
-
-
-def inbound_message(message: Message, *, account: Account, first: bool) -> rules.InboundMessage:
-    """A stored inbound SMS as the engine sees it (as ``autoreply._decide`` builds it)."""
-    return rules.InboundMessage(
-        id=message.pk,
-        sender=message.source,
-        receiving_number=message.destination or next(iter(account.numbers), ""),
-        text=message.text,
-        received_at=message.tm_create or message.received_at,
-        first_in_conversation=first,
-    )
 
 
 def conversation_openers(account: Account, messages: list[Message]) -> set[str]:
@@ -199,7 +167,15 @@ def replay(
     loaded = load_rules(account)
     openers = conversation_openers(account, messages)
     evaluations = rules.replay(
-        [inbound_message(m, account=account, first=m.pk in openers) for m in messages],
+        [
+            inbound_message(
+                m,
+                account=account,
+                first_in_conversation=m.pk in openers,
+                received_at=m.tm_create or m.received_at,
+            )
+            for m in messages
+        ],
         loaded.engine,
         mode=account.mode,
         account=account.settings(),
