@@ -57,6 +57,11 @@ class User(AbstractUser):
             customer_id=self.customer_id, agent_id=self.agent_id or None, permission=self.permission
         )
 
+    @classmethod
+    def token_refused(cls, pk: int) -> None:
+        """VoIPBIN refused the user's token (401/403): every page says so until they sign in again."""
+        cls.objects.filter(pk=pk).update(token_rejected_at=timezone.now())
+
     @property
     def voipbin_session_expired(self) -> bool:
         if not self.voipbin_token or self.token_rejected_at is not None:

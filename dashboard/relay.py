@@ -30,15 +30,14 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
-from channels.layers import InMemoryChannelLayer, channel_layers
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
+from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event
 from dashboard.models import User
@@ -151,13 +150,7 @@ class Hub:
         self.queue_lists = QueueListRefresher(spawn=self._spawn, deliver=self.deliver)
         self.sessions: dict[int, UserSession] = {}
         self.leases = leases or make_leases()
-        # A layer of its own: its receive loop never contends with the consumers' channels.
-        layer = (
-            channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-            if DEFAULT_CHANNEL_LAYER in settings.CHANNEL_LAYERS
-            else None
-        )
-        self.layer = None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
+        self.layer = private_layer()
         self.channel: str | None = None
         self._applied: OrderedDict[str, asyncio.Task[Update | None]] = OrderedDict()
         self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
@@ -321,7 +314,7 @@ class Hub:
         if entry is None:
             return
         if status.state is State.STOPPED and status.http_status in (401, 403):
-            self._spawn(_mark_token_rejected(user_pk))
+            self._spawn(database_sync_to_async(User.token_refused)(user_pk))
         html = entry.last_state_html = render_upstream_state(status)
         for socket in entry.sockets:
             socket.offer(html)
@@ -535,11 +528,6 @@ class Hub:
 
 _apply = database_sync_to_async(apply_event)
 _render = database_sync_to_async(render_update)
-
-
-@database_sync_to_async
-def _mark_token_rejected(user_pk: int) -> None:
-    User.objects.filter(pk=user_pk).update(token_rejected_at=timezone.now())
 
 
 _hub: Hub | None = None

@@ -60,15 +60,15 @@ def hangup_call(request: HttpRequest, call_id: str) -> HttpResponse:
         raise PermissionDenied("Only supervisors can hang up calls")
     call = Call.objects.visible_to(user).filter(pk=call_id).first()
     if call is None:
-        return _notice(request, "That call is not one of your account's calls.", error=True, status=404)
+        return notice(request, "That call is not one of your account's calls.", error=True, status=404)
     try:
         async_to_sync(_hangup)(user.voipbin_token, call_id)
     except Unauthenticated:
-        User.objects.filter(pk=user.pk).update(token_rejected_at=timezone.now())
-        return _notice(request, "Your VoIPBIN session expired — sign in again.", error=True, status=401)
+        User.token_refused(user.pk)
+        return notice(request, "Your VoIPBIN session expired — sign in again.", error=True, status=401)
     except VoipbinError as exc:
-        return _notice(request, f"VoIPBIN did not hang up the call: {exc.message}", error=True, status=502)
-    return _notice(request, f"Hang-up requested for the call from {call.source or 'unknown'}.")
+        return notice(request, f"VoIPBIN did not hang up the call: {exc.message}", error=True, status=502)
+    return notice(request, f"Hang-up requested for the call from {call.source or 'unknown'}.")
 
 
 async def _hangup(token: str, call_id: str) -> None:
@@ -76,5 +76,5 @@ async def _hangup(token: str, call_id: str) -> None:
         await client.hangup_call(call_id)
 
 
-def _notice(request: HttpRequest, message: str, *, error: bool = False, status: int = 200) -> HttpResponse:
+def notice(request: HttpRequest, message: str, *, error: bool = False, status: int = 200) -> HttpResponse:
     return render(request, "includes/notice.html", {"message": message, "error": error}, status=status)

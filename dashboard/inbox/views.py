@@ -21,13 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard import views as pages_views
 from dashboard.clients import rest_client
 from dashboard.inbox import threads
 from dashboard.inbox.export import BadRange, exported, parse_range, stream_messages
 from dashboard.inbox.forms import MAX_REPLY_LENGTH, ReplyForm
 from dashboard.models import Message, User
 from dashboard.pages import INBOX_PAGE
-from dashboard.views import _notice
 from dashboard.voipbin.rest import (
     BadRequest,
     PaymentRequired,
@@ -50,7 +50,7 @@ def supervisor_only(view: View) -> View:
         if user.is_supervisor:
             return view(request, *args, **kwargs)
         if request.method == "POST":
-            return _notice(
+            return pages_views.notice(
                 request, "Only supervisors and admins can reply from the inbox.", error=True, status=403
             )
         return render(request, "dashboard/inbox.html", {"forbidden": True}, status=403)
@@ -119,7 +119,9 @@ def reply(request: HttpRequest) -> HttpResponse:
     our, remote = request.POST.get("our", "").strip(), request.POST.get("remote", "").strip()
     text = request.POST.get("text", "")
     if not threads.thread_exists(user, our_number=our, remote=remote):
-        return _notice(request, "That conversation is not one of your account's.", error=True, status=404)
+        return pages_views.notice(
+            request, "That conversation is not one of your account's.", error=True, status=404
+        )
     form = ReplyForm(request.POST)
     if not form.is_valid():
         error = form.errors.get("text", ["Check the message and send again."])[0]
@@ -166,7 +168,7 @@ def _failure(exc: VoipbinError) -> tuple[str, int]:
 
 def _expired(request: HttpRequest, user: User, *, our: str, remote: str, text: str) -> HttpResponse:
     """VoIPBIN refused the token: every page says so from now on, as after a refused hang-up."""
-    User.objects.filter(pk=user.pk).update(token_rejected_at=timezone.now())
+    User.token_refused(user.pk)
     notice = "Not sent: your VoIPBIN session expired — sign in again."
     return _reply_answer(request, user, our=our, remote=remote, text=text, notice=notice, status=401)
 

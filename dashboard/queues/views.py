@@ -23,7 +23,7 @@ from dashboard.queues.pages import (
     render_queue_card,
     render_thresholds,
 )
-from dashboard.views import _notice as notice
+from dashboard.views import notice
 from dashboard.voipbin.rest import Unauthenticated, VoipbinError
 
 
@@ -91,7 +91,7 @@ def set_agent_status(request: HttpRequest, agent_id: str) -> HttpResponse:
     try:
         async_to_sync(_set_status)(user.voipbin_token, agent_id, status)
     except Unauthenticated:
-        User.objects.filter(pk=user.pk).update(token_rejected_at=timezone.now())
+        User.token_refused(user.pk)
         return notice(request, "Your VoIPBIN session expired — sign in again.", error=True, status=401)
     except VoipbinError as exc:
         return notice(request, f"VoIPBIN did not change the status: {exc.message}", error=True, status=502)

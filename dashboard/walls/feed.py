@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any, Protocol
 
-from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
-from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from dashboard.clients import session_options
+from dashboard.layers import private_layer
 from dashboard.live import apply_event
 from dashboard.models import Account
 from dashboard.queues import backfill as queues_backfill
@@ -82,12 +82,7 @@ class WallFeed:
         self._customers: dict[str, int] = {}  # customer id → account pk, for the walls open here
         self._dirty: set[int] = set()
         self._wake = asyncio.Event()
-        layer = (
-            channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-            if DEFAULT_CHANNEL_LAYER in settings.CHANNEL_LAYERS
-            else None
-        )
-        self.layer = None if layer is None or isinstance(layer, InMemoryChannelLayer) else layer
+        self.layer = private_layer()
         self.channel: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
