@@ -70,7 +70,7 @@ def agent_names(agent_ids: set[str]) -> dict[str, str]:
 def decorate(calls: list[Call]) -> list[Call]:
     """Attach what the row template shows beyond the model: phase and agent name."""
     names = agent_names({c.owner_agent_id for c in calls})
-    flows = current_actions(c.pk for c in calls)
+    flows = current_actions(calls)
     for call in calls:
         call.activeflow = flows.get(call.pk)
         call.phase = CALL_PHASES.get(call.status, "ringing")
@@ -78,8 +78,9 @@ def decorate(calls: list[Call]) -> list[Call]:
     return calls
 
 
-def render_call_row(call: Call, *, can_hang_up: bool = False) -> str:
-    decorate([call])
+def render_call_row(call: Call, *, can_hang_up: bool = False, decorated: bool = False) -> str:
+    if not decorated:
+        decorate([call])
     context = {
         "call": call,
         "phase": call.phase,
@@ -109,9 +110,10 @@ class CallsPage:
             return {"supervisor": html, "agent": html} if html else {}
         if not isinstance(change.row, Call):
             return {}
+        decorate([change.row])
         return {
-            "supervisor": render_call_row(change.row, can_hang_up=True),
-            "agent": render_call_row(change.row),
+            "supervisor": render_call_row(change.row, can_hang_up=True, decorated=True),
+            "agent": render_call_row(change.row, decorated=True),
         }
 
     def lists(self, user: User, *, phase: str = "", direction: str = "") -> dict[str, list[Call]]:

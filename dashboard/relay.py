@@ -35,6 +35,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
 from dashboard.layers import private_layer
@@ -152,6 +153,7 @@ class Hub:
         self.leases = leases or make_leases()
         self.layer = private_layer()
         self.channel: str | None = None
+        self._apply_and_render = Batch(apply_and_render)  # a burst of events: one database hop
         self._applied: OrderedDict[str, asyncio.Task[Update | None]] = OrderedDict()
         self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -427,8 +429,7 @@ class Hub:
 
     async def _apply_once(self, event: Event) -> Update | None:
         try:
-            change = await _apply(event)
-            update = await _render(change) if change else None
+            change, update = await self._apply_and_render(event)
             if change is not None:
                 customer_changed(change.row.customer_id)  # this process's wall displays
         except BaseException:
@@ -526,8 +527,9 @@ class Hub:
         return entry.upstream.status if entry and entry.upstream else None
 
 
-_apply = database_sync_to_async(apply_event)
-_render = database_sync_to_async(render_update)
+def apply_and_render(event: Event) -> tuple[Change | None, Update | None]:
+    change = apply_event(event)
+    return change, render_update(change) if change else None
 
 
 _hub: Hub | None = None

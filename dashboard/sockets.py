@@ -37,6 +37,21 @@ class PushConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "no channel layer"
 
     _sender: asyncio.Task[None] | None = None
+    # Every fragment shows everything the socket shows (a wall): only the newest one is worth sending.
+    whole_state = False
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, without its ``close_old_connections`` thread hop for browser frames.
+
+        Channels takes that hop before every message, on the one thread every ORM call shares, so
+        thousands of sockets acknowledging frames queued everyone's database work behind it (a
+        quarter of daphne's time with 1000 walls). Receiving a frame touches no database here;
+        connect and disconnect, which do, keep the hop.
+        """
+        if message["type"] != "websocket.receive":
+            await super().dispatch(message)
+            return
+        await self.websocket_receive(message)
 
     def start_sending(self) -> None:
         self._pending: list[str] = []
@@ -44,6 +59,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         self._wake = asyncio.Event()
         self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
         self._sent = self._acked = 0
+        self._sending = False
         self._sender = asyncio.get_running_loop().create_task(self._send_pending())
 
     async def stop_sending(self) -> None:
@@ -60,11 +76,35 @@ class PushConsumer(AsyncWebsocketConsumer):
 
     def offer(self, html: str) -> None:
         """Queue a fragment for the next frame."""
-        if len(self._pending) >= MAX_PENDING:
+        if self.whole_state:
+            self._pending = [html]  # a newer picture of everything replaces one not yet sent
+        elif len(self._pending) >= MAX_PENDING:
             self._overflow = True
         else:
             self._pending.append(html)
         self._wake.set()
+
+    async def push(self, html: str) -> None:
+        """Send a fragment now, from the caller's task, when nothing waits before it and the reader
+        keeps up; otherwise queue it as ``offer`` does.
+
+        For one producer feeding many sockets in a loop (the wall feed): no task switch per socket,
+        and the producer learns how long its round took.
+        """
+        if self._sending or self._pending or self._sender is None or self.unread >= MAX_UNACKED:
+            self.offer(html)
+            return
+        await self._write(html)
+
+    async def _write(self, html: str) -> None:
+        self._sending = True
+        self._sent += 1
+        try:
+            await self.send(text_data=html)
+        finally:
+            self._sending = False
+            if self._pending:
+                self._wake.set()  # queued while this frame was being written
 
     async def _send_pending(self) -> None:
         while True:
@@ -74,10 +114,9 @@ class PushConsumer(AsyncWebsocketConsumer):
                 self._pending.clear()
                 await self.close(code=1013)
                 return
-            if self._pending and self.unread < MAX_UNACKED:
+            if self._pending and not self._sending and self.unread < MAX_UNACKED:
                 html, self._pending = "".join(self._pending), []
-                self._sent += 1
-                await self.send(text_data=html)
+                await self._write(html)
 
     async def read_frame(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | None:
         """A browser frame as JSON, or None when it was handled here (an ack) or the socket closed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -308,18 +309,18 @@ async def test_event_from_several_sessions_is_applied_and_rendered_once(
     import dashboard.relay as relay
 
     applied, rendered = [], []
-    real_apply, real_render = relay._apply, relay._render
+    real_apply, real_render = relay.apply_event, relay.render_update
 
-    async def counting_apply(event):
+    def counting_apply(event):
         applied.append(event.resource_id)
-        return await real_apply(event)
+        return real_apply(event)
 
-    async def counting_render(change):
+    def counting_render(change):
         rendered.append(change.row.pk)
-        return await real_render(change)
+        return real_render(change)
 
-    monkeypatch.setattr(relay, "_apply", counting_apply)
-    monkeypatch.setattr(relay, "_render", counting_render)
+    monkeypatch.setattr(relay, "apply_event", counting_apply)
+    monkeypatch.setattr(relay, "render_update", counting_render)
     users = [await make_persona(name) for name in ("manager", "admin")]
     tabs = [socket(user) for user in users] + [socket(users[0])]
     for tab in tabs:
@@ -341,13 +342,13 @@ async def test_one_users_sign_out_mid_apply_does_not_stall_another_users_session
     """Both sessions wait on one shared apply; cancelling the first must not cancel the second."""
     import dashboard.relay as relay
 
-    real_apply = relay._apply
+    real_apply = relay.apply_event
 
-    async def slow_apply(event):
-        await asyncio.sleep(0.3)
-        return await real_apply(event)
+    def slow_apply(event):
+        time.sleep(0.3)
+        return real_apply(event)
 
-    monkeypatch.setattr(relay, "_apply", slow_apply)
+    monkeypatch.setattr(relay, "apply_event", slow_apply)
     manager, admin = await make_persona("manager"), await make_persona("admin")
     leaving, staying = socket(manager), socket(admin)
     for tab in (leaving, staying):

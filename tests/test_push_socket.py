@@ -29,9 +29,22 @@ class Pusher(PushConsumer):
             frame = await self.read_frame(text_data, bytes_data)
         except NotJSON:
             return
-        for i in range(frame.get("push", 0) if frame else 0):
+        frame = frame or {}
+        for i in range(frame.get("push", 0)):
             self.offer(f"<p>{i}</p>")
             await asyncio.sleep(0)
+        for i in range(frame.get("push_now", 0)):  # one producer writing straight away (the wall feed)
+            await self.push(f"<p>{i}</p>")
+        if "offer_then_push" in frame:
+            first, second = frame["offer_then_push"]
+            self.offer(first)
+            await self.push(second)
+
+
+class WholeState(Pusher):
+    """Every fragment shows everything (a wall): only the newest one is worth sending."""
+
+    whole_state = True
 
 
 async def frames_until_quiet(communicator: WebsocketCommunicator, quiet: float = 0.3) -> list[str]:
@@ -78,4 +91,26 @@ async def test_a_reader_that_acknowledges_gets_everything():
         received += "".join(frames).count("<p>")
         await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": 10**9}))  # capped at sent
     assert received == 4 * MAX_UNACKED
+    await communicator.disconnect()
+
+
+async def test_pushed_fragments_go_out_at_once_and_never_overtake_offered_ones():
+    communicator = WebsocketCommunicator(Pusher.as_asgi(), "/")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data=json.dumps({"push_now": 3}))
+    assert await frames_until_quiet(communicator) == ["<p>0</p>", "<p>1</p>", "<p>2</p>"]
+    await communicator.send_to(text_data=json.dumps({"offer_then_push": ["<i>a</i>", "<i>b</i>"]}))
+    assert "".join(await frames_until_quiet(communicator)) == "<i>a</i><i>b</i>"
+    await communicator.disconnect()
+
+
+async def test_a_whole_state_socket_keeps_only_the_newest_fragment_for_a_reader_that_stopped():
+    communicator = WebsocketCommunicator(WholeState.as_asgi(), "/")
+    assert (await communicator.connect())[0]
+    await communicator.send_to(text_data=json.dumps({"push_now": MAX_UNACKED + MAX_PENDING + 50}))
+    held_back = await frames_until_quiet(communicator)
+    assert len(held_back) == MAX_UNACKED  # the window, then nothing: and no 1013, nothing piles up
+
+    await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": MAX_UNACKED}))
+    assert await frames_until_quiet(communicator) == [f"<p>{MAX_UNACKED + MAX_PENDING + 49}</p>"]
     await communicator.disconnect()

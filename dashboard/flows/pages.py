@@ -127,20 +127,17 @@ class FlowsPage:
 FLOWS_PAGE = FlowsPage()
 
 
-def current_actions(call_ids: Iterable[str]) -> dict[str, Activeflow]:
-    """Each call's activeflow (the newest, if it had several), in two queries whatever the count.
+def current_actions(calls: Iterable[Call]) -> dict[str, Activeflow]:
+    """Each call's activeflow (the newest, if it had several), in one query whatever the count.
 
     A flow names its call (``reference_id``); a flow first heard of before its call,
-    from a tutorial frame that names no call, is found the other way round.
+    from a tutorial frame that names no call, is found the other way round, from the
+    ``activeflow_id`` the call's own data carries.
     """
-    ids = {call_id for call_id in call_ids if call_id}
+    ids = {call.pk for call in calls if call.pk}
     if not ids:
         return {}
-    by_flow = {
-        flow_id: call_id
-        for call_id, flow_id in Call.objects.filter(pk__in=ids).values_list("pk", "data__activeflow_id")
-        if flow_id
-    }
+    by_flow = {flow_id: call.pk for call in calls if (flow_id := (call.data or {}).get("activeflow_id"))}
     rows = Activeflow.objects.filter(
         Q(reference_type="call", reference_id__in=ids) | Q(pk__in=list(by_flow))
     ).order_by("tm_update", "pk")

@@ -39,7 +39,7 @@ def call_flow(request: HttpRequest, call_id: str) -> HttpResponse:
     """
     user: User = request.user  # type: ignore[assignment]
     call = get_object_or_404(Call.objects.visible_to(user), pk=call_id)
-    activeflow = current_actions([call.pk]).get(call.pk)
+    activeflow = current_actions([call]).get(call.pk)
     context = {
         "call": call,
         "call_id": call.pk,

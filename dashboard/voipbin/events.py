@@ -10,6 +10,7 @@ an event carries a de-duplication key and can be compared by ``tm_update``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -272,9 +273,18 @@ def normalize(obj: Any) -> Event:
 
 
 def parse_frame(raw: str | bytes) -> Event:
-    """A text frame off the socket to an Event. Binary frames are malformed (VoIPBIN sends text)."""
+    """A text frame off the socket to an Event. Binary frames are malformed (VoIPBIN sends text).
+
+    Many sessions of one customer receive the very same frame (every supervisor's session gets
+    every call event): it is parsed once, and the others get the same, immutable, Event.
+    """
     if isinstance(raw, bytes | bytearray):
         raise MalformedFrame(f"binary frame of {len(raw)} bytes")
+    return _parse_text(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(raw: str) -> Event:
     try:
         obj = json.loads(raw)
     except (json.JSONDecodeError, RecursionError) as exc:

@@ -19,6 +19,7 @@ class WallConsumer(PushConsumer):
     wall_id: int
     account_id: int
     panels: tuple[str, ...]
+    whole_state = True  # every frame carries the stamp and all of the link's panels
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]

@@ -22,6 +22,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from dashboard.batching import Batch
 from dashboard.clients import session_options
 from dashboard.layers import private_layer
 from dashboard.live import apply_event
@@ -36,7 +37,7 @@ from dashboard.walls.panels import UPDATED, render_panels
 
 logger = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.25  # bursts of events become one render per account per tick
+TICK_SECONDS = 0.05  # bursts of events become one render per account per tick
 RECHECK_SECONDS = 2.0  # how soon a revoked link closes its sockets
 CLOSE_REVOKED = 4410
 FEED_RESOURCES = ("call", "queue", "queuecall", "agent", "message")
@@ -59,6 +60,7 @@ class WallSocket(Protocol):
     panels: tuple[str, ...]
 
     def offer(self, html: str) -> None: ...
+    async def push(self, html: str) -> None: ...
     async def end(self, code: int) -> None: ...
 
 
@@ -74,7 +76,7 @@ class WallFeed:
     ) -> None:
         self.loop = asyncio.get_running_loop()
         self._render = render
-        self._apply = apply
+        self._apply = Batch(apply) if apply is not None else None  # a burst of events: one database hop
         self.own_sessions = settings.RELAY_IN_WEB if own_sessions is None else own_sessions
         self.sockets: dict[int, set[WallSocket]] = {}
         self.sessions: dict[int, UpstreamSession] = {}
@@ -174,7 +176,7 @@ class WallFeed:
 
         async def on_event(event: Event) -> None:
             if self._apply is not None:
-                await database_sync_to_async(self._apply)(event)
+                await self._apply(event)
             self.notify(account_pk)
 
         def on_status(status: SessionStatus) -> None:
@@ -223,6 +225,7 @@ class WallFeed:
                     await self._wake.wait()
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
+            started = time.monotonic()
             for account_pk in dirty:
                 sockets = list(self.sockets.get(account_pk, ()))
                 shown = {panel for socket in sockets for panel in socket.panels}
@@ -236,11 +239,14 @@ class WallFeed:
                     frame = frames.get(socket.panels)
                     if frame is None:
                         frame = frames[socket.panels] = _for(socket, parts)
-                    socket.offer(frame)
+                    await socket.push(frame)
+            # As long again as this round took (at least a tick): the server writes the frames out
+            # and reads what came in before the next round, so rounds never pile up behind each other.
+            spent = time.monotonic() - started
             if time.monotonic() >= next_check:
                 await self._recheck()
                 next_check = time.monotonic() + RECHECK_SECONDS
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(max(TICK_SECONDS, spent))
 
     async def _recheck(self) -> None:
         """Close the sockets of walls revoked or expired since they opened."""
