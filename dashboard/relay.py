@@ -98,6 +98,7 @@ class LiveSocket(Protocol):
 
     def wants(self, topics: list[str]) -> bool: ...
     def offer(self, html: str) -> None: ...
+    async def push(self, html: str) -> None: ...
     async def resync(self) -> None: ...
     async def end(self, code: int) -> None: ...
 
@@ -377,7 +378,7 @@ class Hub:
             await self.queue_lists.consider(user=entry.user, event=event)
         if update is None:
             return
-        self._fan_out(user_pk, update)
+        await self._fan_out(user_pk, update)
         shown: list[str] = []
         if entry is not None and update.notices:
             shown = shown_to(
@@ -392,15 +393,16 @@ class Hub:
         message = {"topics": update.topics, "fragments": update.fragments, "notices": shown}
         await self._publish(user_pk, {"type": "relay.update", **message})
 
-    def _fan_out(self, user_pk: int, update: Update) -> None:
+    async def _fan_out(self, user_pk: int, update: Update) -> None:
+        """Written from here, socket after socket, where nothing waits before it (no task switch each)."""
         entry = self.sessions.get(user_pk)
         if entry is None:
             return
-        for socket in entry.sockets:
+        for socket in list(entry.sockets):
             if socket.wants(update.topics):
                 html = update.fragments.get(socket.page_kind, {}).get(entry.audience)
                 if html:
-                    socket.offer(html)
+                    await socket.push(html)
 
     def _notify(self, user_pk: int, shown: list[str]) -> None:
         """Notices go to every page the user has open, whatever it shows (already decided per user)."""
@@ -509,7 +511,7 @@ class Hub:
         if entry is None:
             return
         if kind == "relay.update":
-            self._fan_out(user_pk, Update(topics=message["topics"], fragments=message["fragments"]))
+            await self._fan_out(user_pk, Update(topics=message["topics"], fragments=message["fragments"]))
             self._notify(user_pk, message.get("notices") or [])
         elif kind == "relay.state" and entry.upstream is None:
             entry.last_state_html = message["html"]

@@ -380,6 +380,9 @@ class RecordingSocket:
     def offer(self, html: str) -> None:
         self.frames.append(html)
 
+    async def push(self, html: str) -> None:
+        self.offer(html)
+
     async def resync(self) -> None:
         pass
 
