@@ -67,7 +67,11 @@ BACKFILL = (
     ("agents", "agent_updated"),
 )
 BACKFILL_LIMIT = 200
-_APPLIED_MEMORY = 8192
+# Events applied here, with their rendered update (~10 KiB each) for the other sessions delivering
+# them: those arrive within moments, so a thousand cover many seconds of a busy account. A delivery
+# later than that applies again, which changes nothing (the row is as new) and costs a render.
+_APPLIED_MEMORY = 1024
+_LATEST_MEMORY = 8192  # resource → newest event key: small, and kept longer
 CLOSE_SIGNED_OUT = 4001
 
 
@@ -440,7 +444,7 @@ class Hub:
         if update is not None:
             self._latest[update.resource_key] = event.key
             self._latest.move_to_end(update.resource_key)
-            if len(self._latest) > _APPLIED_MEMORY:
+            if len(self._latest) > _LATEST_MEMORY:
                 self._latest.popitem(last=False)
         return update
 

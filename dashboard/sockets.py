@@ -16,6 +16,12 @@ RATE_BURST = 40.0
 MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
 MAX_UNACKED = 200  # frames sent that the browser has not yet said it read
 
+# An application may close a socket only with 1000 or 3000-4999 (autobahn, under daphne, raises on
+# anything else), so these mirror the protocol's 1008, 1009 and 1013 in the private range.
+CLOSE_FLOOD = 4008  # policy violation: more frames than RATE_PER_SECOND allows
+CLOSE_TOO_BIG = 4009  # a frame over MAX_FRAME_BYTES
+CLOSE_TOO_FAR_BEHIND = 4013  # try again later: the page reloads and re-renders from state
+
 
 class NotJSON(ValueError):
     """A browser frame that is not JSON."""
@@ -28,8 +34,8 @@ class PushConsumer(AsyncWebsocketConsumer):
     acknowledges what it has read (``{"type": "ack", "frames": n}``, n counted from the start);
     while ``MAX_UNACKED`` frames are unread, nothing more is written, because the web server would
     only buffer it in memory for a reader that is not reading. Fragments wait instead, and a reader
-    more than ``MAX_PENDING`` fragments behind is closed with 1013 ("try again later"): the browser
-    reconnects and re-renders from state. Either way server memory stays bounded per socket.
+    more than ``MAX_PENDING`` fragments behind is closed with ``CLOSE_TOO_FAR_BEHIND``: the browser
+    reloads and re-renders from state. Either way server memory stays bounded per socket.
     """
 
     # No channel of its own: a process-wide hub hands it fragments in-process, so a socket costs
@@ -112,7 +118,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             self._wake.clear()
             if self._overflow:
                 self._pending.clear()
-                await self.close(code=1013)
+                await self.close(code=CLOSE_TOO_FAR_BEHIND)
                 return
             if self._pending and not self._sending and self.unread < MAX_UNACKED:
                 html, self._pending = "".join(self._pending), []
@@ -121,19 +127,19 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def read_frame(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | None:
         """A browser frame as JSON, or None when it was handled here (an ack) or the socket closed.
 
-        A flood closes with 1008 and an oversized frame with 1009; anything but a JSON object
-        raises ``NotJSON`` for the page to answer as it sees fit.
+        A flood closes with ``CLOSE_FLOOD`` and an oversized frame with ``CLOSE_TOO_BIG``; anything
+        but a JSON object raises ``NotJSON`` for the page to answer as it sees fit.
         """
         now = time.monotonic()
         self._allowance = min(RATE_BURST, self._allowance + (now - self._allowance_at) * RATE_PER_SECOND)
         self._allowance_at = now
         if self._allowance < 1:
-            await self.close(code=1008)
+            await self.close(code=CLOSE_FLOOD)
             return None
         self._allowance -= 1
         size = len(bytes_data) if bytes_data is not None else len((text_data or "").encode())
         if size > MAX_FRAME_BYTES:
-            await self.close(code=1009)
+            await self.close(code=CLOSE_TOO_BIG)
             return None
         try:
             frame = json.loads(text_data if text_data is not None else bytes_data or b"")

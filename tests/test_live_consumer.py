@@ -14,6 +14,7 @@ from config.asgi import application
 from dashboard import relay
 from dashboard.relay import end_user_session
 from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID
+from dashboard.sockets import CLOSE_FLOOD, CLOSE_TOO_BIG
 from dashboard.voipbin.events import parse_time
 from tests.waiting import until
 
@@ -154,23 +155,23 @@ async def test_bad_frames_get_an_error_and_the_socket_stays(sim, relay_hub, make
     await communicator.disconnect()
 
 
-async def test_oversized_frame_closes_1009(relay_hub, make_persona):
+async def test_oversized_frame_closes_4009(relay_hub, make_persona):
     manager = await make_persona("manager")
     communicator = socket(manager)
     assert (await communicator.connect())[0]
     await communicator.send_to(text_data="x" * (64 * 1024 + 1))
     output = await until(lambda: _closed(communicator))
-    assert output["code"] == 1009
+    assert output["code"] == CLOSE_TOO_BIG
 
 
-async def test_flood_closes_1008(relay_hub, make_persona):
+async def test_flood_closes_4008(relay_hub, make_persona):
     manager = await make_persona("manager")
     communicator = socket(manager)
     assert (await communicator.connect())[0]
     for _ in range(60):
         await communicator.send_to(text_data=json.dumps({"type": "unsubscribe", "topics": []}))
     output = await until(lambda: _closed(communicator))
-    assert output["code"] == 1008
+    assert output["code"] == CLOSE_FLOOD
 
 
 async def _closed(communicator: WebsocketCommunicator):

@@ -8,7 +8,7 @@ import json
 import pytest
 from channels.testing import WebsocketCommunicator
 
-from dashboard.sockets import MAX_PENDING, MAX_UNACKED, NotJSON, PushConsumer
+from dashboard.sockets import CLOSE_TOO_FAR_BEHIND, MAX_PENDING, MAX_UNACKED, NotJSON, PushConsumer
 
 # Channels closes stale database connections around each consumer message.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,7 +77,7 @@ async def test_a_reader_too_far_behind_is_closed_with_try_again_later():
     async with asyncio.timeout(10):
         while (output := await communicator.receive_output(timeout=5))["type"] != "websocket.close":
             outputs.append(output)
-    assert output["code"] == 1013
+    assert output["code"] == CLOSE_TOO_FAR_BEHIND
     assert len(outputs) == MAX_UNACKED  # never more written than the window
 
 
@@ -109,7 +109,7 @@ async def test_a_whole_state_socket_keeps_only_the_newest_fragment_for_a_reader_
     assert (await communicator.connect())[0]
     await communicator.send_to(text_data=json.dumps({"push_now": MAX_UNACKED + MAX_PENDING + 50}))
     held_back = await frames_until_quiet(communicator)
-    assert len(held_back) == MAX_UNACKED  # the window, then nothing: and no 1013, nothing piles up
+    assert len(held_back) == MAX_UNACKED  # the window, then nothing: and no close, nothing piles up
 
     await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": MAX_UNACKED}))
     assert await frames_until_quiet(communicator) == [f"<p>{MAX_UNACKED + MAX_PENDING + 49}</p>"]
