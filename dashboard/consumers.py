@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from dashboard.models import User
 from dashboard.monitor import STATUS_GROUP, get_monitor
@@ -19,6 +26,10 @@ from dashboard.voipbin.topics import InvalidTopic, TopicDenied, check_subscripti
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+SESSION_CHECK_MARGIN = 0.05  # seconds past the stored expiry, so the store already counts it expired
+SESSION_RETRY_SECONDS = 30.0  # when the session store could not be read at the due time
+
+logger = logging.getLogger(__name__)
 
 
 class StatusConsumer(AsyncWebsocketConsumer):
@@ -45,6 +56,30 @@ def _error(message: str) -> str:
     return render_to_string("includes/socket_error.html", {"message": message})
 
 
+async def read_session(session_key: str) -> tuple[str | None, datetime | None]:
+    """The user id a stored Django session names and when it expires; ``(None, None)`` once it is gone.
+
+    Database-backed engines (``db``, ``cached_db``) are read from their row: its ``expire_date`` is
+    when the session really ends, while ``aget_expiry_date()`` answers "now + SESSION_COOKIE_AGE" for
+    a session saved without an explicit expiry. Other engines only offer that upper bound.
+    """
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    if hasattr(store_class, "get_model_class"):
+        row = await (
+            store_class.get_model_class()
+            .objects.filter(session_key=session_key, expire_date__gt=timezone.now())
+            .afirst()
+        )
+        if row is None:
+            return None, None
+        return row.get_decoded().get(SESSION_KEY), row.expire_date
+    store = store_class(session_key)
+    user_id = await store.aget(SESSION_KEY)
+    if user_id is None:
+        return None, None
+    return user_id, await store.aget_expiry_date()
+
+
 class LiveConsumer(PushConsumer):
     """A signed-in user's live page: ``/ws/live/<page>/?topics=a,b``.
 
@@ -55,6 +90,10 @@ class LiveConsumer(PushConsumer):
 
     user: User
     page_kind: str
+
+    _session_key = ""  # the Django session the socket was opened with, watched until it expires
+    _session_timer: asyncio.TimerHandle | None = None
+    _session_check: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -81,8 +120,18 @@ class LiveConsumer(PushConsumer):
         except (InvalidTopic, TopicDenied):
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        session = self.scope.get("session")
+        expires_at = None
+        if session is not None and session.session_key:  # tests may put a user in the scope directly
+            self._session_key = session.session_key
+            user_id, expires_at = await read_session(self._session_key)
+            if user_id != str(user.pk) or expires_at is None:  # it ended since the cookie was resolved
+                await self.close(code=CLOSE_UNAUTHORIZED)
+                return
         self.user = user
         await self.accept()
+        if expires_at is not None:
+            self._watch_session(expires_at)
         self.start_sending()
         if user.voipbin_session_expired:
             self.offer(render_upstream_state(None, expired=True))
@@ -96,8 +145,45 @@ class LiveConsumer(PushConsumer):
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
             return
+        await self._stop_watching_session()
         get_hub().detach(self)
         await self.stop_sending()
+
+    # -- the Django session behind the socket -------------------------------------------------
+
+    def _watch_session(self, expires_at: datetime) -> None:
+        """Look at the session again when it is due to expire: one timer per socket, no polling."""
+        delay = max(0.0, (expires_at - timezone.now()).total_seconds()) + SESSION_CHECK_MARGIN
+        self._session_timer = asyncio.get_running_loop().call_later(delay, self._session_due)
+
+    def _session_due(self) -> None:
+        self._session_timer = None
+        self._session_check = asyncio.get_running_loop().create_task(self._check_session())
+
+    async def _check_session(self) -> None:
+        """Close with 4001 (the page reloads, to sign-in) unless the session was extended meanwhile."""
+        try:
+            user_id, expires_at = await read_session(self._session_key)
+        except Exception:
+            logger.exception("session of user %s not checked; trying again", self.user.pk)
+            self._session_timer = asyncio.get_running_loop().call_later(
+                SESSION_RETRY_SECONDS, self._session_due
+            )
+            return
+        if user_id != str(self.user.pk) or expires_at is None:
+            await self.close(code=CLOSE_SIGNED_OUT)
+            return
+        self._watch_session(expires_at)
+
+    async def _stop_watching_session(self) -> None:
+        timer, self._session_timer = self._session_timer, None
+        if timer is not None:
+            timer.cancel()
+        check, self._session_check = self._session_check, None
+        if check is not None and check is not asyncio.current_task():
+            check.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await check
 
     # -- relay → browser ---------------------------------------------------------------------
 
