@@ -7,6 +7,8 @@ event is stored; inbound ones go through
 ``autoreply.handle_inbound`` in a task this relay owns, so a slow send never stalls the socket.
 After each (re)connection the recent messages are fetched over REST and the inbound ones not yet
 evaluated are handled: the database decides what was already answered, so overlap is harmless.
+The database going away is a gap too: the socket stays up, but the events that arrive meanwhile
+cannot be stored, so once the database answers again the same backfill runs.
 A sweep (at start, then every minute) fails the replies a dead relay left pending, so they show up
 as failed instead of waiting forever; they are never sent again. Accounts are read at ``start()``;
 adding or enabling one takes effect on the next start.
@@ -27,6 +29,7 @@ from django.utils import timezone
 
 from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
 from dashboard.clients import rest_client, session_options
+from dashboard.dbaway import DATABASE_AWAY, until_database_answers
 from dashboard.live import apply_event
 from dashboard.models import Account, Message
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
@@ -69,6 +72,7 @@ class AccountRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._publishing: set[int] = set()  # accounts with a change announcement on its way
+        self._resyncing: set[int] = set()  # accounts waiting for the database to backfill their gap
 
     @property
     def pending(self) -> int:
@@ -133,6 +137,9 @@ class AccountRelay:
                 await handle_inbound(event, account=account)
             else:
                 await database_sync_to_async(Message.upsert)(event, account=account)
+        except DATABASE_AWAY as exc:
+            logger.warning("message %s not handled, the database is away: %s", event.resource_id, exc)
+            self._resync_when_database_returns(account)
         except Exception:  # one bad message must not end the relay: log it and go on
             logger.exception("auto-reply handling of message %s failed", event.resource_id)
         self._announce(account.pk)
@@ -140,6 +147,12 @@ class AccountRelay:
     async def _apply(self, event: Event, *, account: Account) -> None:
         try:
             changed = await database_sync_to_async(apply_event)(event)
+        except DATABASE_AWAY as exc:
+            logger.warning(
+                "%s %s not applied, the database is away: %s", event.resource, event.resource_id, exc
+            )
+            self._resync_when_database_returns(account)
+            return
         except Exception:
             logger.exception("applying %s %s failed", event.resource, event.resource_id)
             return
@@ -159,6 +172,24 @@ class AccountRelay:
             await publish_change(account_pk)
         except Exception as exc:  # Redis away: walls keep their last state until the next change
             logger.warning("announcing a change of account %s failed: %s", account_pk, exc)
+
+    def _resync_when_database_returns(self, account: Account) -> None:
+        """Backfill the account once the database answers again (one waiting task per account)."""
+        if account.pk not in self._resyncing:
+            self._resyncing.add(account.pk)
+            self._spawn(self._resync(account), name=f"resync:{account.pk}")
+
+    async def _resync(self, account: Account) -> None:
+        await until_database_answers()
+        # Events failing from here on start a new resync: this one may already have read past them.
+        self._resyncing.discard(account.pk)
+        logger.info("the database answers again: backfilling %s", account)
+        try:
+            await self._backfill(account=account)
+        except DATABASE_AWAY:
+            self._resync_when_database_returns(account)
+        except Exception:
+            logger.exception("backfilling %s after the database returned failed", account)
 
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.

@@ -3,17 +3,21 @@
 PostgreSQL comes from ``TEST_POSTGRES_URL`` (default: the local server's ``test``
 database, trust auth); each test module gets a fresh database created there and
 dropped after. Redis is a private ``redis-server`` on a free port, so a test may
-restart it. Without either, these tests skip, except under ``CI=true`` where
-they fail.
+restart it. A test that restarts PostgreSQL gets a private server of its own
+(``postgres_server``), never the shared one. Without either, these tests skip,
+except under ``CI=true`` where they fail.
 """
 
 from __future__ import annotations
 
 import asyncio
+import glob
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -30,6 +34,14 @@ from tests.processes import free_port, stop, wait_for_port
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+POSTGRES_BIN = next(
+    (
+        Path(found).parent
+        for found in [shutil.which("pg_ctl"), *sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))]
+        if found
+    ),
+    None,
+)
 
 
 def unavailable(reason: str) -> None:
@@ -193,5 +205,89 @@ class Deployment:
 @pytest.fixture
 async def deployment(sim, redis_server, postgres_database, tmp_path) -> Iterator[Deployment]:
     result = Deployment(postgres_database, redis_server, sim.url, tmp_path)
+    yield result
+    await asyncio.to_thread(result.stop_all)
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL server (trust auth) that a test may stop and start again.
+
+    PostgreSQL refuses to run as root, so under root it runs as ``run_as`` (the ``postgres``
+    user) in a directory that user owns. ``stop()`` is a fast shutdown: every connection is cut,
+    as in a real restart.
+    """
+
+    port: int
+    directory: Path
+    run_as: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def _pg(self, program: str, *args: str) -> None:
+        command = [str(POSTGRES_BIN / program), *args]
+        if self.run_as is not None:
+            command = ["runuser", "-u", self.run_as, "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=self.directory)
+
+    def init(self) -> None:
+        self._pg("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.directory / "log")
+        self._pg("pg_ctl", "start", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "30")
+
+    def stop(self) -> None:
+        self._pg("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "30")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL on a free port, initialised and started; stopped and removed after."""
+    if POSTGRES_BIN is None or not (POSTGRES_BIN / "initdb").is_file():
+        unavailable("PostgreSQL's initdb and pg_ctl not found")
+    run_as = None
+    directory = Path(tempfile.mkdtemp(prefix="dashboard-pg-"))
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(directory)
+            unavailable("running as root and there is no postgres user to run PostgreSQL as")
+        run_as = owner.pw_name
+        os.chown(directory, owner.pw_uid, owner.pw_gid)
+    server = PostgresServer(free_port(), directory, run_as)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+async def restartable_deployment(sim, redis_server, postgres_server, tmp_path) -> Iterator[Deployment]:
+    """``deployment`` on a fresh, migrated database of the private PostgreSQL, which the test may restart."""
+    import psycopg
+
+    with psycopg.connect(
+        postgres_server.url.replace("postgres://", "postgresql://", 1), autocommit=True
+    ) as admin:
+        admin.execute('CREATE DATABASE "dashboard"')
+    url = urlunsplit(urlsplit(postgres_server.url)._replace(path="/dashboard"))
+    result = Deployment(url, redis_server, sim.url, tmp_path)
+    await asyncio.to_thread(result.manage, "migrate", "-v", "0")
     yield result
     await asyncio.to_thread(result.stop_all)
