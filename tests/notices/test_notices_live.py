@@ -154,7 +154,7 @@ async def test_notices_from_the_owning_process_reach_this_process_tabs(sim, rela
     agent1 = await make_persona("agent1")
     calls = await connect(agent1, CALLS, sim)
     html = '<div hx-swap-oob="afterbegin:#notices"><div class="notice" data-live-notice>Caller</div></div>'
-    message = {"type": "relay.update", "user": agent1.pk, "topics": [], "fragments": {}, "notices": [html]}
+    message = {"type": "relay.updates", "topics": [], "fragments": {}, "users": [[agent1.pk, [html]]]}
     await relay_hub._on_message(message)
     assert html in await receive_until(calls, NOTICE)
     await calls.disconnect()
