@@ -86,6 +86,9 @@ def customer_group(customer_id: str) -> str:
     return f"relay.customer.{customer_id}"
 
 
+LAYER_CONCURRENCY = 20
+"""Channel-layer calls in flight at once: channels_redis' pool (100 connections) raises rather than
+waits when they run out, as a thousand tabs reconnecting together would make them."""
 PUBLISH_DELAY = 0.005
 """How long an update waits for the other sessions delivering the same event, so that it crosses to
 other processes once for all of their users instead of once per user (100 supervisors: 100x fewer)."""
@@ -180,6 +183,7 @@ class Hub:
         # user whose own session delivered it with the notices decided for them.
         self._outgoing: dict[tuple[str, str], tuple[Update, list[tuple[int, list[str]]]]] = {}
         self._flush_at: asyncio.TimerHandle | None = None
+        self._layer_slots = asyncio.Semaphore(LAYER_CONCURRENCY)
 
     async def _start(self) -> None:
         self._started = True
@@ -200,6 +204,7 @@ class Hub:
             await self._start()
         user = socket.user
         entry = self.sessions.get(user.pk)
+        first = entry is None
         if entry is None:
             entry = self.sessions[user.pk] = UserSession(user=user)
         if entry.closer is not None:
@@ -213,7 +218,8 @@ class Hub:
         entry.user = user
         if entry.upstream is None:
             await self._claim(entry)
-        await self._join(user)
+        if first:  # later tabs of the user find the groups joined (maintenance keeps them so)
+            await self._join(user)
         return entry
 
     def detach(self, socket: LiveSocket) -> None:
@@ -500,7 +506,8 @@ class Hub:
         if self.layer is None:
             return
         try:
-            await self.layer.group_send(group, {**message, "origin": self.process_id})
+            async with self._layer_slots:
+                await self.layer.group_send(group, {**message, "origin": self.process_id})
         except Exception as exc:
             logger.warning("relay to other processes (%s) failed: %s", group, exc)
             self._cut_off = True
@@ -527,17 +534,19 @@ class Hub:
     async def _join(self, user: User) -> None:
         if self.layer is not None and self.channel is not None:
             try:
-                await self.layer.group_add(relay_group(user.pk), self.channel)
-                await self.layer.group_add(customer_group(user.customer_id), self.channel)
+                async with self._layer_slots:
+                    await self.layer.group_add(relay_group(user.pk), self.channel)
+                    await self.layer.group_add(customer_group(user.customer_id), self.channel)
             except Exception:
                 self._cut_off = True
 
     async def _leave(self, user: User) -> None:
         if self.layer is not None and self.channel is not None:
             with contextlib.suppress(Exception):
-                await self.layer.group_discard(relay_group(user.pk), self.channel)
-                if not any(e.user.customer_id == user.customer_id for e in self.sessions.values()):
-                    await self.layer.group_discard(customer_group(user.customer_id), self.channel)
+                async with self._layer_slots:
+                    await self.layer.group_discard(relay_group(user.pk), self.channel)
+                    if not any(e.user.customer_id == user.customer_id for e in self.sessions.values()):
+                        await self.layer.group_discard(customer_group(user.customer_id), self.channel)
 
     async def _listen(self) -> None:
         """This process's channel: updates, state, resyncs and sign-outs from other processes."""
