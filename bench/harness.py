@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import enum
+import http
 import json
 import math
 import os
@@ -46,6 +47,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,7 @@ from cryptography.fernet import Fernet
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 HARNESS = Path(__file__).resolve()
@@ -72,7 +75,16 @@ from dashboard.simulator.accounts import (  # noqa: E402
 from tests.processes import free_port, stop, wait_for_port  # noqa: E402
 
 HOST = "127.0.0.1"
-ACK_SECONDS = 0.25  # static/js/socket-ack.js: a page tells the server what it read, 4 times a second
+# static/js/socket-ack.js: every ACK_SECONDS a page that read frames since it last said so tells the
+# server, once ACK_EVERY_SECONDS passed since then, or sooner after ACK_SOONER_AFTER frames.
+ACK_SECONDS, ACK_EVERY_SECONDS, ACK_SOONER_AFTER = 0.25, 1.0, 100
+
+
+def ack_due(unsaid: int, since_told: float) -> bool:
+    """Whether a page that read ``unsaid`` frames since its last ack, ``since_told`` s ago, acks now."""
+    return unsaid > 0 and (since_told >= ACK_EVERY_SECONDS or unsaid >= ACK_SOONER_AFTER)
+
+
 CONNECT_CONCURRENCY = 50  # sockets opening at once: enough to be quick, few enough not to look like a flood
 READY_TIMEOUT = 120.0
 QUIET_SECONDS = 1.0  # no frame for this long: start-up resyncs and backfills are over
@@ -139,6 +151,27 @@ class Figures:
     closed_early: int = 0
     cpu: dict[str, float] = field(default_factory=dict)  # % of one core per process while measuring
     missing: str = ""  # which events did not arrive where, when some did not
+    by_client: list[list[float]] = field(repr=False, default_factory=list)  # latencies per client, if asked
+    client_frames: list[int] = field(repr=False, default_factory=list)
+    client_bytes: list[int] = field(repr=False, default_factory=list)
+
+    def subset(self, clients: Sequence[int], label: str) -> Figures:
+        """The same measurement over some clients only (needs ``measure(per_client=True)``)."""
+        if not self.by_client:
+            raise HarnessError("subset() needs figures measured with per_client=True")
+        return Figures(
+            label=label,
+            clients=len(clients),
+            events=self.events,
+            rate=self.rate,
+            achieved_rate=self.achieved_rate,
+            expected=self.events * len(clients),
+            delivered=sum(len(self.by_client[i]) for i in clients),
+            frames=sum(self.client_frames[i] for i in clients),
+            frame_bytes=sum(self.client_bytes[i] for i in clients),
+            seconds=self.seconds,
+            latencies=[latency for i in clients for latency in self.by_client[i]],
+        )
 
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile in milliseconds (None when nothing arrived)."""
@@ -347,20 +380,61 @@ _PROVISION = textwrap.dedent(
 )
 
 
+@dataclass(frozen=True)
+class Restart:
+    """When a restarted process got SIGTERM, exited, and listened again (``time.monotonic()``)."""
+
+    term_at: float
+    exited_at: float
+    listening_at: float
+
+    @property
+    def down(self) -> float:
+        """Seconds from SIGTERM until the new process accepted connections."""
+        return self.listening_at - self.term_at
+
+
+def reachable_postgres(url: str, timeout: float = 3) -> str | None:
+    """``None`` if a PostgreSQL server answers at ``url``, else why not (for the report)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=timeout):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 class Stack:
     """The deployment under test: temp dir, database, simulator, daphne; all gone on exit.
 
     ``sim`` may be an in-process ``SimServer`` (started here, on this loop) when a script must
-    observe the simulator from inside; otherwise the simulator is a subprocess.
+    observe the simulator from inside; otherwise the simulator is a subprocess. ``postgres``: the
+    admin URL of a PostgreSQL server to create the run's database on (default ``BENCH_POSTGRES_URL``;
+    ``""`` for SQLite whatever the environment says). ``redis``: a private ``redis-server`` on a free
+    port, named by ``REDIS_URL`` in the deployment's environment. With ``web=False`` a script starts
+    its web processes itself (``start_web``).
     """
 
-    def __init__(self, *, web: bool = True, sim: Any = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        web: bool = True,
+        sim: Any = None,
+        env: dict[str, str] | None = None,
+        postgres: str | None = None,
+        redis: bool = False,
+    ) -> None:
         self._want_web = web
         self._sim_server = sim
         self._extra_env = env or {}
+        self._postgres_admin = os.environ.get("BENCH_POSTGRES_URL", "") if postgres is None else postgres
+        self._want_redis = redis
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-"))
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._commands: dict[str, tuple[list[str], dict[str, str] | None]] = {}  # for ``restart``
         self.web_port = 0
+        self.redis_url = ""
         self.sim: SimControl
         self._postgres: tuple[str, str] | None = None  # (admin url, database name)
         self.env: dict[str, str] = {}
@@ -369,6 +443,9 @@ class Stack:
         try:
             sim_url = await self._start_sim()
             self.sim = SimControl(sim_url)
+            if self._want_redis:
+                self.redis_url = await self._start_redis()
+                self._extra_env = {**self._extra_env, "REDIS_URL": self.redis_url}
             self.env = self._environment(sim_url, await asyncio.to_thread(self._database_url))
             await asyncio.to_thread(self.manage, "migrate", "--noinput", "-v", "0")
             if self._want_web:
@@ -408,8 +485,27 @@ class Stack:
         await self.wait_port(port, "simulator")
         return f"http://{HOST}:{port}"
 
+    async def _start_redis(self) -> str:
+        """A private Redis without persistence, as docker-compose.yml runs it."""
+        server = shutil.which("redis-server")
+        if server is None:
+            raise HarnessError("redis-server not found on PATH (Debian: apt-get install redis-server)")
+        port = free_port()
+        command = [server, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"]
+        self.spawn("redis", command, env={**os.environ})
+        await self.wait_port(port, "redis")
+        return f"redis://{HOST}:{port}/0"
+
+    @property
+    def database(self) -> str:
+        """What the run's database is, in words for a report."""
+        if self._postgres is None:
+            return "SQLite (one file in the run's temp dir)"
+        admin_url, name = self._postgres
+        return f"PostgreSQL (database {name} on {admin_url.partition('://')[2].rsplit('/', 1)[0]})"
+
     def _database_url(self) -> str:
-        admin_url = os.environ.get("BENCH_POSTGRES_URL")
+        admin_url = self._postgres_admin
         if not admin_url:
             return f"sqlite:///{self.tmp / 'db.sqlite3'}"
         import psycopg
@@ -423,15 +519,42 @@ class Stack:
         return f"{scheme}://{server}/{name}"
 
     async def _start_web(self) -> None:
+        self.web_port = await self.start_web("daphne")
+
+    async def start_web(self, name: str = "daphne") -> int:
+        """One daphne web process on a free port, as production runs it; its port."""
         # The command is the demo's (as in production); importing it reads settings, so this process
         # adopts the deployment's environment first and generates nothing outside the temp dir.
         os.environ.update(self.env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         from dashboard.management.commands.demo import daphne_command
 
-        self.web_port = free_port()
-        self.spawn("daphne", daphne_command(HOST, self.web_port))
-        await self.wait_port(self.web_port, "daphne")
+        port = free_port()
+        self.spawn(name, daphne_command(HOST, port))
+        await self.wait_port(port, name)
+        return port
+
+    async def restart(self, name: str, port: int) -> Restart:
+        """SIGTERM a process, wait for it to exit, start the same command again; ready once ``port`` accepts.
+
+        What an operator's restart (a deploy, ``systemctl restart``) does to a web process: the
+        clients see their sockets close and must come back on their own.
+        """
+        process = dict(self.processes).get(name)
+        if process is None:
+            raise HarnessError(f"no running process named {name}")
+        command, env = self._commands[name]
+        term_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError(f"{name} did not exit within 30 s of SIGTERM") from exc
+        exited_at = time.monotonic()
+        self.processes = [(n, p) for n, p in self.processes if p is not process]
+        self.spawn(name, command, env)
+        await self.wait_port(port, name)
+        return Restart(term_at=term_at, exited_at=exited_at, listening_at=time.monotonic())
 
     @property
     def web_url(self) -> str:
@@ -445,7 +568,7 @@ class Stack:
         self, name: str, command: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
         """A long-running process of the deployment; its output goes to a log shown if the run fails."""
-        log = (self.tmp / f"{name}.log").open("wb")
+        log = (self.tmp / f"{name}.log").open("ab")  # a restarted process appends to its log
         process = subprocess.Popen(
             command,
             env=env or self.env,
@@ -456,6 +579,7 @@ class Stack:
         )
         log.close()
         self.processes.append((name, process))
+        self._commands[name] = (command, env)
         return process
 
     async def wait_port(self, port: int, name: str) -> None:
@@ -531,6 +655,17 @@ class Stack:
         }
         return {**times, "driver": time.process_time()}
 
+    def database_backends(self) -> list[int]:
+        """PostgreSQL server processes serving the run's database now (their CPU is the database's)."""
+        if self._postgres is None:
+            return []
+        import psycopg
+
+        admin_url, name = self._postgres
+        with psycopg.connect(admin_url.replace("postgres://", "postgresql://", 1), autocommit=True) as admin:
+            rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)).fetchall()
+        return [int(row[0]) for row in rows]
+
     def check_alive(self) -> None:
         for name, process in self.processes:
             if process.poll() is not None:
@@ -552,6 +687,20 @@ class Stack:
             await asyncio.to_thread(_drop_database, *self._postgres)
             self._postgres = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def log_summary(self, names: Sequence[str], top: int = 6) -> list[str]:
+        """The warnings and errors the named processes logged so far, counted by kind (numbers
+        masked), busiest first: what a figure cannot show (a dropped message, a lost lease)."""
+        counts: Counter[str] = Counter()
+        for name in names:
+            log = self.tmp / f"{name}.log"
+            for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
+                _, _, rest = line.partition(",")  # "2026-12-05 07:23:25,681 INFO logger: message"
+                level, _, message = rest.partition(" ")[2].partition(" ")
+                over_capacity = "over capacity" in message  # channels_redis drops these, at INFO
+                if level in ("WARNING", "ERROR", "CRITICAL") or over_capacity:
+                    counts[f"{name}: {level} {re.sub(r'[0-9]+', 'N', message)[:140]}"] += 1
+        return [f"{n} x {kind}" for kind, n in counts.most_common(top)]
 
     def _show_logs(self) -> None:
         for log in sorted(self.tmp.glob("*.log")):
@@ -607,9 +756,14 @@ class ClientSpec:
 class Probe:
     """Counts frames and stamps, per client, the first frame that carries each injected event."""
 
-    def __init__(self, marker: Marker, mode: Mode, clients: int) -> None:
+    def __init__(self, marker: Marker, mode: Mode, clients: int, *, per_client: bool = False) -> None:
         self.marker = marker
         self.mode = mode
+        # Only when asked: the driver's hot path stays as it was for the other scripts.
+        self.per_client = per_client
+        self.by_client: list[list[float]] = [[] for _ in range(clients)] if per_client else []
+        self.client_frames = [0] * clients if per_client else []
+        self.client_bytes = [0] * clients if per_client else []
         self.sent_at: list[float] = []
         self.latencies: list[float] = []
         self.frames = 0
@@ -623,10 +777,14 @@ class Probe:
         self.frames += 1
         self.frame_bytes += len(text)
         self.last_frame_at = now
+        if self.per_client:
+            self.client_frames[client] += 1
+            self.client_bytes[client] += len(text)
         found = self.marker.seqs(text)
         if not found:
             return
         sent_at = self.sent_at
+        before = len(self.latencies)
         if self.mode is Mode.EXACT:
             seen = self._seen[client]
             for seq in found:
@@ -638,6 +796,8 @@ class Probe:
             for seq in range(self._upto[client] + 1, top + 1):
                 self.latencies.append(now - sent_at[seq])
             self._upto[client] = max(self._upto[client], top)
+        if self.per_client:
+            self.by_client[client].extend(self.latencies[before:])
 
     @property
     def delivered(self) -> int:
@@ -680,33 +840,56 @@ class Fleet:
         self.profile_pid: int | None = None  # sampled with py-spy while measuring, if BENCH_PY_SPY is set
 
     async def open(self) -> None:
+        self.sockets = await self._connect(self.specs)
+        loop = asyncio.get_running_loop()
+        self.readers = [loop.create_task(self._read(i, ws)) for i, ws in enumerate(self.sockets)]
+        if any(spec.ack for spec in self.specs):
+            self._acker = loop.create_task(self._acknowledge())
+
+    async def add(self, specs: Sequence[ClientSpec]) -> None:
+        """More clients on an open fleet, measured with the others (a user's second tab, opened once
+        the first one's process owns the user's upstream session)."""
+        sockets = await self._connect(specs)
+        loop = asyncio.get_running_loop()
+        start = len(self.sockets)
+        self.specs += specs
+        self.first_frame += [False] * len(sockets)
+        self.read += [0] * len(sockets)
+        self.sockets += sockets
+        self.readers += [loop.create_task(self._read(start + i, ws)) for i, ws in enumerate(sockets)]
+        if self._acker is None and any(spec.ack for spec in self.specs):
+            self._acker = loop.create_task(self._acknowledge())
+
+    async def _connect(self, specs: Sequence[ClientSpec]) -> list[ClientConnection]:
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def one(spec: ClientSpec) -> ClientConnection:
             async with gate:
                 return await _connect(spec)
 
-        results = await asyncio.gather(*(one(spec) for spec in self.specs), return_exceptions=True)
+        results = await asyncio.gather(*(one(spec) for spec in specs), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
-        self.sockets = [r for r in results if not isinstance(r, BaseException)]
         if failures:
+            opened = [r for r in results if not isinstance(r, BaseException)]
+            await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
             await self.close()
             raise HarnessError(
-                f"{len(failures)} of {len(self.specs)} {self.label} clients failed: {failures[0]!r}"
+                f"{len(failures)} of {len(specs)} {self.label} clients failed: {failures[0]!r}"
             )
-        loop = asyncio.get_running_loop()
-        self.readers = [loop.create_task(self._read(i, ws)) for i, ws in enumerate(self.sockets)]
-        if any(spec.ack for spec in self.specs):
-            self._acker = loop.create_task(self._acknowledge())
+        return [r for r in results if not isinstance(r, BaseException)]
 
     async def _acknowledge(self) -> None:
-        """Every ``ACK_SECONDS``, each acknowledging socket that read more says how many frames in all."""
+        """As the pages do (``ack_due``): each acknowledging socket says how many frames it read in all."""
         told = [0] * len(self.sockets)
+        told_at = [0.0] * len(self.sockets)
         while True:
             await asyncio.sleep(ACK_SECONDS)
+            told += [0] * (len(self.sockets) - len(told))  # clients added since
+            told_at += [0.0] * (len(self.sockets) - len(told_at))
+            now = time.monotonic()
             for i, ws in enumerate(self.sockets):
-                if self.specs[i].ack and self.read[i] != told[i]:
-                    told[i] = self.read[i]
+                if self.specs[i].ack and ack_due(self.read[i] - told[i], now - told_at[i]):
+                    told[i], told_at[i] = self.read[i], now
                     with contextlib.suppress(ConnectionClosed):
                         await ws.send(json.dumps({"type": "ack", "frames": told[i]}))
 
@@ -742,11 +925,19 @@ class Fleet:
         )
 
     async def measure(
-        self, inject: Inject, *, mode: Mode, rate: float, seconds: float, label: str = ""
+        self,
+        inject: Inject,
+        *,
+        mode: Mode,
+        rate: float,
+        seconds: float,
+        label: str = "",
+        per_client: bool = False,
     ) -> Figures:
-        """Inject ``rate`` events/s for ``seconds``, then drain; figures over every client."""
+        """Inject ``rate`` events/s for ``seconds``, then drain; figures over every client
+        (``per_client``: also kept per client, for ``Figures.subset``)."""
         marker = Marker()
-        probe = self.probe = Probe(marker, mode, len(self.sockets))
+        probe = self.probe = Probe(marker, mode, len(self.sockets), per_client=per_client)
         closed_before = len(self.closed_codes)
         count = max(1, round(rate * seconds))
         expected = count * len(self.sockets)
@@ -773,6 +964,9 @@ class Fleet:
             closed_early=len(self.closed_codes) - closed_before,
             cpu=cpu,
             missing=probe.missing(),
+            by_client=probe.by_client,
+            client_frames=probe.client_frames,
+            client_bytes=probe.client_bytes,
         )
 
     async def close(self) -> None:
@@ -893,7 +1087,7 @@ class Workload:
         return lambda seq, marker_id: self.inject(sim, seq, marker_id)
 
 
-async def _fresh_simulator(stack: Stack) -> None:
+async def fresh_simulator(stack: Stack) -> None:
     """Each phase starts from the seeded state with no socket left over from the one before."""
     await stack.sim.wait_no_connections()
     await stack.sim.post("/_sim/reset")
@@ -905,7 +1099,7 @@ async def direct_fleet(
     stack: Stack, workload: Workload, *, clients: int, credential: str
 ) -> AsyncIterator[Fleet]:
     """Clients subscribed straight to the simulator (``credential``: ``token=…`` or ``accesskey=…``)."""
-    await _fresh_simulator(stack)
+    await fresh_simulator(stack)
     spec = ClientSpec(url=f"{stack.sim.ws_url}?{credential}", subscribe=(workload.topic,))
     fleet = Fleet([spec] * clients, "direct")
     fleet.cpu = stack.cpu_times
@@ -923,7 +1117,7 @@ async def plain_fleet(
     stack: Stack, workload: Workload, *, clients: int, credential: str
 ) -> AsyncIterator[Fleet]:
     """Clients of a minimal ``websockets`` broadcast server that holds one upstream subscription."""
-    await _fresh_simulator(stack)
+    await fresh_simulator(stack)
     port = free_port()
     upstream = f"{stack.sim.ws_url}?{credential}"
     command = [sys.executable, str(HARNESS), "plain-server", "--port", str(port)]
@@ -948,7 +1142,7 @@ async def our_fleet(
     stack: Stack, workload: Workload, specs: Sequence[ClientSpec], *, upstreams: int
 ) -> AsyncIterator[Fleet]:
     """Browser-like sockets on daphne; ready once ``upstreams`` sessions subscribed and every tab painted."""
-    await _fresh_simulator(stack)
+    await fresh_simulator(stack)
     fleet = Fleet(specs, "ours")
     fleet.cpu = stack.cpu_times
     fleet.profile_pid = stack.pid("daphne")
@@ -962,11 +1156,17 @@ async def our_fleet(
         await fleet.close()
 
 
-def browser_spec(stack: Stack, path: str, session_key: str | None = None) -> ClientSpec:
-    """A tab of the dashboard: same-origin, the session cookie the sign-in would have set, acks."""
+def browser_spec(
+    stack: Stack, path: str, session_key: str | None = None, *, port: int | None = None
+) -> ClientSpec:
+    """A tab of the dashboard: same-origin, the session cookie the sign-in would have set, acks.
+
+    ``port``: a tab of that web process (several run side by side); default the stack's one.
+    """
+    origin = stack.web_url if port is None else f"http://{HOST}:{port}"
     return ClientSpec(
-        url=f"{stack.web_ws}{path}",
-        origin=stack.web_url,
+        url=f"{origin.replace('http://', 'ws://', 1)}{path}",
+        origin=origin,
         cookie=f"sessionid={session_key}" if session_key else None,
         ack=True,
     )
@@ -1006,34 +1206,88 @@ def base_parser(description: str) -> argparse.ArgumentParser:
 # -- the baselines' processes -------------------------------------------------------------------------
 
 
-async def plain_server(port: int, upstream: str, topic: str) -> None:
-    """Every frame from one upstream subscription re-sent to every connected client, nothing else."""
+PLAIN_PAGE = '<!doctype html><title>plain</title><div hx-ext="ws" ws-connect="/"></div>\n'
+PLAIN_LISTS = "plain.lists"  # the type of the plain server's resync frame (``--resync``)
+
+
+async def plain_server(port: int, upstream: str, topic: str, *, page: bool = False, resync: str = "") -> None:
+    """Every frame from one upstream subscription re-sent to every connected client, nothing else.
+
+    Two options, off unless a script asks (the reconnect storm): ``page`` answers a plain HTTP GET
+    with a tiny page naming the socket (what a browser reloads); ``resync`` (a REST list URL with
+    its credential, e.g. ``http://sim/v1.0/calls?token=…``) keeps every resource the upstream
+    sends, by id, fetches that list after subscribing (what the upstream holds from before), and
+    sends each new client one frame with all of it before streaming: the least a relay can do so
+    that a reconnecting page misses nothing.
+    """
     clients: set[ServerConnection] = set()
+    state: dict[str, Any] = {}
+    ready = asyncio.Event()
+    if not resync:
+        ready.set()
 
     async def handler(ws: ServerConnection) -> None:
+        if resync:
+            await ready.wait()
         clients.add(ws)
         try:
+            if resync:
+                await ws.send(json.dumps({"type": PLAIN_LISTS, "items": list(state.values())}))
             await ws.wait_closed()
         finally:
             clients.discard(ws)
+
+    def http_page(connection: ServerConnection, request: Request) -> Response | None:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        response = connection.respond(http.HTTPStatus.OK, PLAIN_PAGE)
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        return response
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    options: dict[str, Any] = {"process_request": http_page} if page else {}
     async with (
-        serve(handler, HOST, port, compression=None, ping_interval=None, max_size=2**20),
+        serve(handler, HOST, port, compression=None, ping_interval=None, max_size=2**20, **options),
         connect(upstream, compression=None, max_size=None) as source,
     ):
         await source.send(json.dumps({"type": "subscribe", "topics": [topic]}))
-        relay = loop.create_task(_relay(source, clients))
+        relay = loop.create_task(_relay(source, clients, state if resync else None))
+        if resync:
+            await _backfill_state(resync, state)
+            ready.set()
         await asyncio.wait([relay, loop.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED)
         relay.cancel()
 
 
-async def _relay(source: ClientConnection, clients: set[ServerConnection]) -> None:
+async def _relay(
+    source: ClientConnection, clients: set[ServerConnection], state: dict[str, Any] | None = None
+) -> None:
     async for frame in source:
         broadcast(clients, frame)
+        if state is not None:
+            data = json.loads(frame).get("data") or {}
+            if "id" in data:
+                state[data["id"]] = data
+
+
+async def _backfill_state(url: str, state: dict[str, Any]) -> None:
+    """Every item the REST list holds (VoIPBIN's paging: newest first, ``page_token``), unless an
+    event for it arrived meanwhile (newer)."""
+    token = ""
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(1000):  # bounded: 100 000 items
+            params = {"page_size": 100, **({"page_token": token} if token else {})}
+            response = await client.get(httpx.URL(url).copy_merge_params(params))
+            response.raise_for_status()
+            body = response.json()
+            for item in body.get("result") or []:
+                state.setdefault(item["id"], item)
+            token = body.get("next_page_token") or ""
+            if not token or not body.get("result"):
+                return
 
 
 async def plain_replier(sim_url: str, access_key: str, topic: str) -> None:
@@ -1076,13 +1330,18 @@ def _main() -> None:
     server.add_argument("--port", type=int, required=True)
     server.add_argument("--upstream", required=True)
     server.add_argument("--topic", required=True)
+    server.add_argument("--page", action="store_true", help="answer a plain GET with a tiny page")
+    server.add_argument("--resync", default="", help="REST list URL: keep state, send it to each new client")
     replier = commands.add_parser("plain-replier")
     replier.add_argument("--sim-url", required=True)
     replier.add_argument("--access-key", default=DEMO_ACCESS_KEY)
     replier.add_argument("--topic", default=customer_topic("message"))
     options = parser.parse_args()
     if options.command == "plain-server":
-        asyncio.run(plain_server(options.port, options.upstream, options.topic))
+        serving = plain_server(
+            options.port, options.upstream, options.topic, page=options.page, resync=options.resync
+        )
+        asyncio.run(serving)
     else:
         asyncio.run(plain_replier(options.sim_url, options.access_key, options.topic))
 
