@@ -142,12 +142,11 @@ class LiveConsumer(PushConsumer):
             entry.last_state_html or render_upstream_state(entry.upstream.status if entry.upstream else None)
         )
 
-    async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "user"):
-            return
-        await self._stop_watching_session()
-        get_hub().detach(self)
-        await self.stop_sending()
+    async def release(self) -> None:
+        if hasattr(self, "user"):  # accepted: it may be in the hub and watching its session
+            await self._stop_watching_session()
+            get_hub().detach(self)
+        await super().release()
 
     # -- the Django session behind the socket -------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from typing import Any
 
@@ -21,6 +22,9 @@ MAX_UNACKED = 200  # frames sent that the browser has not yet said it read
 CLOSE_FLOOD = 4008  # policy violation: more frames than RATE_PER_SECOND allows
 CLOSE_TOO_BIG = 4009  # a frame over MAX_FRAME_BYTES
 CLOSE_TOO_FAR_BEHIND = 4013  # try again later: the page reloads and re-renders from state
+
+
+logger = logging.getLogger(__name__)
 
 
 class NotJSON(ValueError):
@@ -46,6 +50,25 @@ class PushConsumer(AsyncWebsocketConsumer):
     # Every fragment shows everything the socket shows (a wall): only the newest one is worth sending.
     whole_state = False
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The consumer, and ``release`` however it ends.
+
+        daphne cancels an application still running a while after its client left (a connect stuck
+        on the database, a disconnect not yet handled): ``disconnect`` never runs then, and what the
+        socket held (a place in the hub, a timer, the sender) would stay forever.
+        """
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.release()
+
+    async def disconnect(self, code: int) -> None:
+        await self.release()
+
+    async def release(self) -> None:
+        """Let go of what the socket holds. Idempotent: runs on disconnect and again at the end."""
+        await self.stop_sending()
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, without its ``close_old_connections`` thread hop for browser frames.
 
@@ -66,6 +89,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
         self._sent = self._acked = 0
         self._sending = False
+        self._gone = False  # a send failed: the socket is closing, nothing more goes out
         self._sender = asyncio.get_running_loop().create_task(self._send_pending())
 
     async def stop_sending(self) -> None:
@@ -103,10 +127,17 @@ class PushConsumer(AsyncWebsocketConsumer):
         await self._write(html)
 
     async def _write(self, html: str) -> None:
+        """Never raises: producers write to many sockets in turn, and one closing must not stop them."""
+        if self._gone:
+            return
         self._sending = True
         self._sent += 1
         try:
             await self.send(text_data=html)
+        except Exception as exc:  # daphne raises while a close handshake runs (up to a second)
+            logger.debug("socket closing, frame dropped: %s", exc)
+            self._gone = True
+            self._pending.clear()
         finally:
             self._sending = False
             if self._pending:

@@ -32,11 +32,10 @@ class WallConsumer(PushConsumer):
         self.start_sending()
         await get_feed().attach(self)
 
-    async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "wall_id"):
-            return
-        await get_feed().detach(self)
-        await self.stop_sending()
+    async def release(self) -> None:
+        if hasattr(self, "wall_id"):  # accepted: it may be in the feed
+            await get_feed().detach(self)
+        await super().release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """A wall only acknowledges what it read; anything else is ignored (a flood still closes it)."""
