@@ -23,10 +23,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The in-process suite again on the database DATABASE_URL names (CI: PostgreSQL). The browser and
-# multi-process tests set up their own databases and ran in `make test` already.
+# multi-process tests (marked `processes` elsewhere) set up their own databases and ran in `make test` already.
 test-postgres: $(STAMP)
 	@test -n "$(DATABASE_URL)" || { echo "set DATABASE_URL=postgres://…"; exit 2; }
-	DATABASE_CONN_MAX_AGE=0 $(BIN)/python -m pytest --ignore=tests/e2e --ignore=tests/multiprocess
+	DATABASE_CONN_MAX_AGE=0 $(BIN)/python -m pytest --ignore=tests/e2e --ignore=tests/multiprocess -m "not processes"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
