@@ -45,10 +45,12 @@ class Batch(Generic[T, R]):
                 batch, self._waiting = self._waiting, []
                 try:
                     outcomes = await self._run_all([item for item, _ in batch])
-                except BaseException:  # cancelled at shutdown: nobody gets an answer
+                except asyncio.CancelledError:  # shutdown: nobody gets an answer
                     for _, future in batch:
                         future.cancel()
                     raise
+                except Exception as exc:  # the hop itself failed (no database connection): all of them
+                    outcomes = [(False, exc)] * len(batch)
                 for (_, future), (ok, value) in zip(batch, outcomes, strict=True):
                     if future.done():  # its caller gave up waiting
                         continue

@@ -6,8 +6,12 @@ import asyncio
 import threading
 
 import pytest
+from channels.db import database_sync_to_async
 
 from dashboard.batching import Batch
+
+# Every hop closes stale database connections first, as database_sync_to_async does.
+pytestmark = pytest.mark.django_db
 
 
 class Recorder:
@@ -80,3 +84,16 @@ async def test_a_caller_that_gives_up_does_not_stop_the_others():
     with pytest.raises(asyncio.CancelledError):
         await impatient
     assert await batch(3) == 30  # and the batch keeps working afterwards
+
+
+async def test_a_hop_that_fails_as_a_whole_fails_each_caller_with_its_error(monkeypatch):
+    batch = Batch(Recorder())
+
+    def unreachable(items):
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(batch, "_run_all", database_sync_to_async(unreachable))
+    results = await asyncio.gather(*(batch(i) for i in range(3)), return_exceptions=True)
+    assert [type(r) for r in results] == [ConnectionError] * 3
+    monkeypatch.undo()
+    assert await batch(4) == 40  # and the next items go through again
