@@ -26,8 +26,29 @@ from dashboard.voipbin.events import Event, newer_than
 logger = logging.getLogger(__name__)
 
 
+_version = 0
+
+
+def state_version() -> int:
+    """Goes up whenever live state changes here, or another process says it changed there
+    (``note_state_changed``): a render made at one version shows at least that version's state."""
+    return _version
+
+
+def note_state_changed() -> None:
+    global _version
+    _version += 1
+
+
 def apply_event(event: Event) -> Change | None:
     """Apply one event to live state; None when it changes nothing (duplicate, stale, not ours)."""
+    change = _apply(event)
+    if change is not None:
+        note_state_changed()
+    return change
+
+
+def _apply(event: Event) -> Change | None:
     if event.resource == "call" and event.resource_id:
         return _apply_call(event)
     if event.resource == "message" and event.resource_id:

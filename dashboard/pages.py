@@ -7,6 +7,7 @@ sockets showing that page.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.utils import timezone
 from dashboard.changes import Change
 from dashboard.flows.pages import FLOWS_PAGE, current_actions, render_call_flow_action
 from dashboard.inbox import threads
+from dashboard.live import state_version
 from dashboard.models import Activeflow, Call, Message, User
 from dashboard.queues.pages import AGENTS_PAGE, QUEUES_PAGE
 from dashboard.voipbin.topics import format_topic
@@ -139,15 +141,36 @@ class CallsPage:
         }
 
     def render_lists(self, user: User, *, phase: str = "", direction: str = "") -> str:
-        """Both lists whole, for a socket that (re)connects: it resyncs from state, then streams."""
+        """Both lists whole, for a socket that (re)connects: it resyncs from state, then streams.
+
+        What a user sees here depends only on their customer, their role (an agent: its own calls)
+        and the filters, so tabs reconnecting together (a server restart: every tab of every
+        supervisor) share one render as long as live state did not change meanwhile.
+        """
+        key = (user.customer_id, "" if user.is_supervisor else f"agent:{user.agent_id}", phase, direction)
+        version, now = state_version(), time.monotonic()
+        cached = _shared_lists.get(key)
+        if cached is not None and cached[0] == version and now - cached[1] < SHARED_LISTS_SECONDS:
+            return cached[2]
         lists = self.lists(user, phase=phase, direction=direction)
         common = {"can_hang_up": user.is_supervisor, "live": True, "now": timezone.now()}
-        return "".join(
+        html = "".join(
             render_to_string(
                 "dashboard/fragments/call_tbody.html", {**common, "tbody_id": f"calls-{name}", "calls": calls}
             )
             for name, calls in lists.items()
         )
+        if len(_shared_lists) >= SHARED_LISTS_KEPT:
+            _shared_lists.clear()
+        _shared_lists[key] = (version, now, html)
+        return html
+
+
+# Calls lists rendered lately: (customer, audience, filters) → (state version, when, html). Only
+# ever read and written on the database thread, where live state is changed too.
+_shared_lists: dict[tuple[str, str, str, str], tuple[int, float, str]] = {}
+SHARED_LISTS_SECONDS = 1.0  # the times shown ("3 min ago") stay fresh
+SHARED_LISTS_KEPT = 256
 
 
 def _first(query: dict[str, list[str]], name: str) -> str:

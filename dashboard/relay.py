@@ -41,7 +41,7 @@ from dashboard.clients import rest_client, session_options
 from dashboard.dbaway import DATABASE_AWAY, until_database_answers
 from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
-from dashboard.live import apply_event
+from dashboard.live import apply_event, note_state_changed
 from dashboard.models import User
 from dashboard.notices import Notice, NoticeMemory, notices_for, shown_to
 from dashboard.pages import PAGES
@@ -316,6 +316,7 @@ class Hub:
                     logger.exception("relay maintenance for user %s failed", user_pk)
             if was_cut_off and not self._cut_off:
                 logger.info("other processes reachable again: resyncing local tabs")
+                note_state_changed()  # what they changed meanwhile never reached us
                 for user_pk in list(self.sessions):
                     await self._resync_local(user_pk)
 
@@ -575,6 +576,8 @@ class Hub:
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind = message["type"]
+        if kind in ("relay.updates", "relay.resync"):
+            note_state_changed()  # another process changed live state: renders made here are old
         if kind == "relay.updates":  # to the tabs here of the users whose own sessions delivered it
             update = Update(topics=message["topics"], fragments=message["fragments"])
             for user_pk, notices in message["users"]:

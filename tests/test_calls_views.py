@@ -145,3 +145,28 @@ def test_an_event_another_process_already_stored_is_still_reported_but_a_stale_o
     assert again.row.status == "progressing"
     assert stale is None
     assert Call.objects.get(pk="c-shared").status == "progressing"
+
+
+async def test_tabs_reconnecting_together_share_one_lists_render_until_state_changes(
+    sim, live_settings, make_persona, django_assert_num_queries
+):
+    """Every supervisor of a customer sees the same calls: a restart's thousand resyncs render once."""
+    from dashboard.pages import CALLS_PAGE
+
+    manager, admin, agent = [await make_persona(name) for name in ("manager", "admin", "agent1")]
+    store = database_sync_to_async(remember)
+    await store(sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing"))
+    render = database_sync_to_async(CALLS_PAGE.render_lists)
+    first = await render(manager)
+
+    def admins_render_without_a_query():
+        with django_assert_num_queries(0):
+            return CALLS_PAGE.render_lists(admin)
+
+    assert await database_sync_to_async(admins_render_without_a_query)() == first
+    assert await render(agent) != first  # an agent's own calls only: rendered for agents
+
+    new = await store(sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing"))
+    again = await render(admin)
+    assert new.pk in again
+    assert new.pk not in first
