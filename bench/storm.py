@@ -49,8 +49,6 @@ from dataclasses import dataclass, field
 import httpx
 from harness import (
     ACK_SECONDS,
-    DRAIN_CAP_SECONDS,
-    DRAIN_IDLE_SECONDS,
     HARNESS,
     HOST,
     PLAIN_LISTS,
@@ -64,6 +62,7 @@ from harness import (
     ack_due,
     base_parser,
     cpu_shares,
+    drain,
     free_port,
     fresh_simulator,
     header,
@@ -390,15 +389,7 @@ class Storm:
         def shown() -> int:
             return sum(len(tab.connections[-1].seen) for tab in self.tabs if tab.connections)
 
-        start = last_progress = time.monotonic()
-        seen = shown()
-        while seen < expected:
-            await asyncio.sleep(0.1)
-            now = time.monotonic()
-            if shown() > seen:
-                seen, last_progress = shown(), now
-            elif now - last_progress > DRAIN_IDLE_SECONDS or now - start > DRAIN_CAP_SECONDS:
-                return
+        await drain(shown, expected)
 
     def _outcome(
         self, restarted: Restart, cpu: dict[str, float], cpu_seconds: float, options: argparse.Namespace

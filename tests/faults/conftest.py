@@ -5,3 +5,4 @@ except under ``CI=true`` where they fail."""
 from __future__ import annotations
 
 from tests.multiprocess.conftest import deployment, postgres_database, redis_server  # noqa: F401
+from tests.walls.conftest import account, feed  # noqa: F401

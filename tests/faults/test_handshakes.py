@@ -17,40 +17,14 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from config.asgi import application
-from dashboard.models import Account
-from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
-from dashboard.walls import feed as wall_feed
 from dashboard.walls import tokens
 from dashboard.walls.consumer import CLOSE_INVALID_LINK
 from tests.faults.test_session_expiry import signed_in
+from tests.walls.helpers import issue_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
-
-
-@pytest.fixture
-async def feed(live_settings):
-    yield wall_feed.get_feed()
-    await wall_feed.shutdown_feed()
-
-
-@pytest.fixture
-def account(db):
-    return Account.objects.create(
-        name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key=DEMO_ACCESS_KEY, numbers=[DEMO_SMS_NUMBER]
-    )
-
-
-def issue_link(account, *, expires_at=None):
-    return tokens.issue(
-        name="Floor",
-        account=account,
-        panels=["queues", "inbox"],
-        rotation_seconds=10,
-        expires_at=expires_at,
-        created_by=None,
-    )
 
 
 def communicator(path: str, *headers: tuple[bytes, bytes]) -> WebsocketCommunicator:

@@ -10,18 +10,12 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from dashboard.models import Account, WallDisplay
-from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID
+from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID
 from dashboard.voipbin.topics import Permission
 from dashboard.walls import tokens
+from tests.walls.helpers import issue_link
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def account():
-    return Account.objects.create(
-        name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key=DEMO_ACCESS_KEY, numbers=["+15555550102"]
-    )
 
 
 def _user(username: str, *, permission: Permission, customer_id: str = DEMO_CUSTOMER_ID):
@@ -32,14 +26,7 @@ def _user(username: str, *, permission: Permission, customer_id: str = DEMO_CUST
 
 @pytest.fixture
 def wall(account):
-    return tokens.issue(
-        name="Support floor",
-        account=account,
-        panels=["queues", "inbox"],
-        rotation_seconds=10,
-        expires_at=None,
-        created_by=None,
-    )
+    return issue_link(account, name="Support floor")
 
 
 def test_only_a_hash_of_the_token_is_stored(wall):

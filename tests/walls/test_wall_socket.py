@@ -9,11 +9,12 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from dashboard.models import Account, Queue
-from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
+from dashboard.models import Queue
+from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
 from dashboard.walls import feed as wall_feed
 from dashboard.walls import tokens
 from tests.waiting import until
+from tests.walls.helpers import issue_link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,28 +22,8 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 
 @pytest.fixture
-async def feed(live_settings):
-    yield wall_feed.get_feed()
-    await wall_feed.shutdown_feed()
-
-
-@pytest.fixture
-def account(db):
-    return Account.objects.create(
-        name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key=DEMO_ACCESS_KEY, numbers=[DEMO_SMS_NUMBER]
-    )
-
-
-@pytest.fixture
 def link(account):
-    _, token = tokens.issue(
-        name="Floor",
-        account=account,
-        panels=["queues", "inbox"],
-        rotation_seconds=10,
-        expires_at=None,
-        created_by=None,
-    )
+    _, token = issue_link(account)
     return token
 
 
