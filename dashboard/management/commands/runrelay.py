@@ -39,7 +39,11 @@ class Command(BaseCommand):
                 "with RELAY_IN_WEB=false this worker feeds the web processes' status page through Redis: "
                 "set REDIS_URL"
             )
-        asyncio.run(self._run(Path(heartbeat_file), keeps_status=keeps_status))
+        try:
+            asyncio.run(self._run(Path(heartbeat_file), keeps_status=keeps_status))
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         self.stdout.write("relay stopped")
 
     async def _run(self, heartbeat: Path, *, keeps_status: bool) -> None:
@@ -62,6 +66,11 @@ class Command(BaseCommand):
                     async with asyncio.timeout(HEARTBEAT_SECONDS):
                         await stopping.wait()
         finally:
+            # Stopping already: another signal (`make demo` sends SIGTERM after the terminal's SIGINT)
+            # must not reach the loop's handler while the loop closes.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
             await auto_replies.close()
             if monitor is not None:
                 await stop_monitor()
