@@ -80,9 +80,8 @@ def decorate(calls: list[Call]) -> list[Call]:
     return calls
 
 
-def render_call_row(call: Call, *, can_hang_up: bool = False, decorated: bool = False) -> str:
-    if not decorated:
-        decorate([call])
+def render_call_row(call: Call, *, can_hang_up: bool = False) -> str:
+    """One call's row; ``decorate`` it first (once for every audience it is rendered for)."""
     context = {
         "call": call,
         "phase": call.phase,
@@ -114,8 +113,8 @@ class CallsPage:
             return {}
         decorate([change.row])
         return {
-            "supervisor": render_call_row(change.row, can_hang_up=True, decorated=True),
-            "agent": render_call_row(change.row, decorated=True),
+            "supervisor": render_call_row(change.row, can_hang_up=True),
+            "agent": render_call_row(change.row),
         }
 
     def lists(self, user: User, *, phase: str = "", direction: str = "") -> dict[str, list[Call]]:
