@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
 from dashboard.clients import rest_client, session_options
-from dashboard.dbaway import DATABASE_AWAY, until_database_answers
+from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.live import apply_event
 from dashboard.models import Account, Message
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
@@ -72,7 +72,11 @@ class AccountRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._publishing: set[int] = set()  # accounts with a change announcement on its way
-        self._resyncing: set[int] = set()  # accounts waiting for the database to backfill their gap
+        # Events that could not be stored while the database was away: backfill once it answers.
+        self._database_gap = BackfillAfterOutage(
+            lambda account: self._backfill(account=account),
+            lambda coroutine: self._spawn(coroutine, name="database-gap"),
+        )
 
     @property
     def pending(self) -> int:
@@ -139,7 +143,7 @@ class AccountRelay:
                 await database_sync_to_async(Message.upsert)(event, account=account)
         except DATABASE_AWAY as exc:
             logger.warning("message %s not handled, the database is away: %s", event.resource_id, exc)
-            self._resync_when_database_returns(account)
+            self._database_gap(account)
         except Exception:  # one bad message must not end the relay: log it and go on
             logger.exception("auto-reply handling of message %s failed", event.resource_id)
         self._announce(account.pk)
@@ -151,7 +155,7 @@ class AccountRelay:
             logger.warning(
                 "%s %s not applied, the database is away: %s", event.resource, event.resource_id, exc
             )
-            self._resync_when_database_returns(account)
+            self._database_gap(account)
             return
         except Exception:
             logger.exception("applying %s %s failed", event.resource, event.resource_id)
@@ -172,24 +176,6 @@ class AccountRelay:
             await publish_change(account_pk)
         except Exception as exc:  # Redis away: walls keep their last state until the next change
             logger.warning("announcing a change of account %s failed: %s", account_pk, exc)
-
-    def _resync_when_database_returns(self, account: Account) -> None:
-        """Backfill the account once the database answers again (one waiting task per account)."""
-        if account.pk not in self._resyncing:
-            self._resyncing.add(account.pk)
-            self._spawn(self._resync(account), name=f"resync:{account.pk}")
-
-    async def _resync(self, account: Account) -> None:
-        await until_database_answers()
-        # Events failing from here on start a new resync: this one may already have read past them.
-        self._resyncing.discard(account.pk)
-        logger.info("the database answers again: backfilling %s", account)
-        try:
-            await self._backfill(account=account)
-        except DATABASE_AWAY:
-            self._resync_when_database_returns(account)
-        except Exception:
-            logger.exception("backfilling %s after the database returned failed", account)
 
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.

@@ -38,7 +38,7 @@ from django.utils import timezone
 from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
-from dashboard.dbaway import DATABASE_AWAY, until_database_answers
+from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event, note_state_changed
@@ -178,7 +178,8 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
         self._cut_off = False  # Redis was unreachable since the last maintenance round
-        self._resyncing: set[int] = set()  # users waiting for the database to backfill their gap
+        # Events that could not be stored while the database was away: backfill once it answers.
+        self._database_gap = BackfillAfterOutage(self.backfill, self._spawn)
         # Updates on their way to other processes: (customer, event key) → the update, and each
         # user whose own session delivered it with the notices decided for them.
         self._outgoing: dict[tuple[str, str], tuple[Update, list[tuple[int, list[str]]]]] = {}
@@ -390,21 +391,6 @@ class Hub:
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
 
-    def _backfill_when_database_returns(self, user_pk: int) -> None:
-        """Events were lost while the database was away (the upstream socket stayed up): backfill then."""
-        if user_pk not in self._resyncing:
-            self._resyncing.add(user_pk)
-            self._spawn(self._backfill_after_database(user_pk))
-
-    async def _backfill_after_database(self, user_pk: int) -> None:
-        await until_database_answers()
-        self._resyncing.discard(user_pk)  # failing from here on starts another: this one may be past it
-        logger.info("the database answers again: backfilling user %s", user_pk)
-        try:
-            await self.backfill(user_pk)
-        except Exception:
-            logger.exception("backfill for user %s after the database returned failed", user_pk)
-
     async def _resync_local(self, user_pk: int) -> None:
         entry = self.sessions.get(user_pk)
         for socket in list(entry.sockets if entry else ()):
@@ -417,7 +403,7 @@ class Hub:
         try:
             update = await self.apply(event)
         except DATABASE_AWAY:
-            self._backfill_when_database_returns(user_pk)
+            self._database_gap(user_pk)
             raise
         entry = self.sessions.get(user_pk)
         if entry is not None:
