@@ -19,7 +19,7 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[SimServer]:
     SimServer methods). The dialect can be chosen indirectly:
     ``@pytest.mark.parametrize("sim", ["legacy"], indirect=True)``.
     """
-    server = SimServer(controls=True, scenario=False, dialect=getattr(request, "param", "tutorial"))
+    server = SimServer(controls=True, scenario=False, dialect=getattr(request, "param", "bare"))
     await server.start()
     yield server
     await server.stop()

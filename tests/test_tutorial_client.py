@@ -12,6 +12,7 @@ import json
 import threading
 
 import httpx
+import pytest
 import websocket
 
 from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_PASSWORD, DEMO_SMS_NUMBER
@@ -59,6 +60,7 @@ def run_tutorial_client(
     return ws
 
 
+@pytest.mark.parametrize("sim", ["tutorial"], indirect=True)  # the seed's clients speak its dialect
 async def test_tutorial_python_client_receives_call_and_message_events(sim):
     async with httpx.AsyncClient(base_url=sim.url) as http:
         login = await http.post("/auth/login", json={"username": "manager", "password": DEMO_PASSWORD})

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from dashboard.simulator.errors import ApiError
 from dashboard.simulator.state import State
-from dashboard.simulator.timestamps import format_time, parse_time
+from dashboard.simulator.timestamps import format_page_token, parse_time
 from dashboard.voipbin.topics import Permission, Principal
 
 _ALGORITHM = "HS256"
@@ -32,7 +32,7 @@ class InvalidCredentials(ApiError):
 def issue_token(agent: Mapping[str, Any], *, secret: str, lifetime: timedelta) -> str:
     claims = {
         "agent": {key: agent[key] for key in _AGENT_CLAIMS},
-        "expire": format_time(datetime.now(UTC) + lifetime),
+        "expire": format_page_token(datetime.now(UTC) + lifetime),  # VoIPBIN's ISO8601Layout: six digits
     }
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 

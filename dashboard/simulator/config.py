@@ -14,7 +14,7 @@ _DEFAULT_RATES = Rates()
 @dataclass(frozen=True, slots=True)
 class SimConfig:
     seed: int = 1
-    dialect: Dialect = Dialect.TUTORIAL
+    dialect: Dialect = Dialect.BARE
     controls: bool = False
     """Serve the ``/_sim/`` test controls (404 otherwise)."""
     scenario: bool = True

@@ -99,6 +99,17 @@ async def set_call_status(request: web.Request) -> web.Response:
     return web.json_response(call)
 
 
+@routes.post("/_sim/delete")
+async def delete(request: web.Request) -> web.Response:
+    """Delete a resource: its ``<resource>_deleted`` event goes out, and lists no longer show it."""
+    body = await json_object(request)
+    try:
+        record = simulator_of(request).delete(_field(body, "resource", str), _field(body, "id", str))
+    except KeyError as error:
+        raise ApiError(404, "no such resource") from error
+    return web.json_response(record)
+
+
 @routes.post("/_sim/sms")
 async def receive_sms(request: web.Request) -> web.Response:
     body = await json_object(request)

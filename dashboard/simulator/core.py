@@ -224,6 +224,9 @@ class Simulator:
     def set_call_status(self, call_id: str, status: str, **fields: str) -> Record:
         return self.state.set_call_status(call_id, status, **fields)
 
+    def delete(self, resource: str, resource_id: str) -> Record:
+        return self.state.delete(resource, resource_id)
+
     def receive_sms(
         self,
         *,

@@ -98,7 +98,7 @@ def render(change: Change, dialect: Dialect, topic: str) -> str:
     if dialect is Dialect.TUTORIAL:
         frame: Mapping[str, Any] = {
             "event_type": tutorial_event_type(change),
-            "timestamp": change.data.get("tm_update", ""),
+            "timestamp": change.data.get("tm_update") or change.data.get("tm_create", ""),
             "topic": topic,
             "data": tutorial_data(change),
         }

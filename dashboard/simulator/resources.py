@@ -19,6 +19,44 @@ Record = dict[str, Any]
 # queuecalls: clients map queuecalls to queues through the queues' id lists.
 _INTERNAL_FIELDS: dict[str, frozenset[str]] = {"queuecall": frozenset({"queue_id"})}
 
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+START_ACTION_ID = "00000000-0000-0000-0000-000000000001"
+"""VoIPBIN's reserved action ids (flow-manager ``action.IDEmpty``, ``action.IDStart``)."""
+
+# What VoIPBIN's Go structs put on the wire for a field the record does not hold (VOIPBIN.md §5):
+# a uuid.UUID is never omitted (the zero UUID), a string or time pointer without ``omitempty`` is
+# ``""`` or ``null``. Fields with ``omitempty`` are simply absent, as they are in the record.
+_WIRE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "call": {
+        "owner_type": "",
+        "owner_id": ZERO_ID,
+        "flow_id": ZERO_ID,
+        "activeflow_id": ZERO_ID,
+        "master_call_id": ZERO_ID,
+        "groupcall_id": ZERO_ID,
+    },
+    "queuecall": {
+        "reference_id": ZERO_ID,
+        "service_agent_id": ZERO_ID,
+        "tm_create": None,
+        "tm_service": None,
+        "tm_update": None,
+        "tm_delete": None,
+    },
+    "agent": {"username": "", "name": "", "detail": "", "ring_method": "", "status": "", "tag_ids": []},
+    "message": {"tm_update": None, "tm_delete": None},
+    "activeflow": {
+        "flow_id": ZERO_ID,
+        "reference_id": ZERO_ID,
+        "reference_activeflow_id": ZERO_ID,
+        "on_complete_flow_id": ZERO_ID,
+        "forward_action_id": ZERO_ID,
+        "tm_update": None,
+        "tm_delete": None,
+    },
+    "queue": {"detail": "", "tm_update": None, "tm_delete": None},
+}
+
 CALL_STATUSES = ("dialing", "ringing", "progressing", "terminating", "canceling", "hangup")
 QUEUE_WAITING_STATUSES = ("waiting", "connecting")
 CALL_STATUS_TIMES = {"ringing": "tm_ringing", "progressing": "tm_progressing", "hangup": "tm_hangup"}
@@ -27,15 +65,15 @@ _SMS_PART_LENGTH = 160
 
 
 def compact(fields: Mapping[str, Any]) -> Record:
-    """Drop empty values, as VoIPBIN's JSON does (``omitempty``)."""
+    """Drop empty values: what a record does not hold, ``public_view`` puts on the wire VoIPBIN's way."""
     return {key: value for key, value in fields.items() if value is not None and value != ""}
 
 
 def public_view(resource: str, record: Mapping[str, Any]) -> Mapping[str, Any]:
-    hidden = _INTERNAL_FIELDS.get(resource)
-    if not hidden:
-        return record
-    return {key: value for key, value in record.items() if key not in hidden}
+    """The resource as VoIPBIN serializes it: zero ids and empty strings sent, internal fields not."""
+    hidden = _INTERNAL_FIELDS.get(resource, frozenset())
+    view = {**_WIRE_DEFAULTS.get(resource, {}), **record}
+    return {key: value for key, value in view.items() if key not in hidden} if hidden else view
 
 
 def address(target: str, kind: str = "tel", name: str | None = None) -> Record:
@@ -44,7 +82,17 @@ def address(target: str, kind: str = "tel", name: str | None = None) -> Record:
 
 def flow_action(flow_id: str, kind: str) -> Record:
     """An action of the demo flow; its id is stable so clients can highlight it."""
-    return {"id": str(uuid.uuid5(uuid.UUID(flow_id), kind)), "type": kind}
+    return {
+        "id": str(uuid.uuid5(uuid.UUID(flow_id), kind)),
+        "next_id": ZERO_ID,
+        "type": kind,
+        "tm_execute": None,
+    }
+
+
+def start_action() -> Record:
+    """Where a new activeflow stands before it executes anything (flow-manager's ``IDStart``)."""
+    return {"id": START_ACTION_ID, "next_id": ZERO_ID, "tm_execute": None}
 
 
 def agent_record(customer_id: str, agent: DemoAgent) -> Record:
@@ -117,8 +165,7 @@ def activeflow_record(*, activeflow_id: str, customer_id: str, flow_id: str, cal
         "status": "running",
         "reference_type": "call",
         "reference_id": call_id,
-        "current_action": flow_action(flow_id, "answer"),
-        "executed_actions": [],
+        "current_action": start_action(),
     }
 
 

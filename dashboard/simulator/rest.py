@@ -20,8 +20,8 @@ from dashboard.voipbin.topics import Principal
 
 routes = web.RouteTableDef()
 
-DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+"""VoIPBIN's default and maximum: a page_size above it, zero or below is taken as 100."""
 SETTABLE_AGENT_STATUSES = ("available", "away", "busy", "offline")
 _LISTS = {
     "calls": "call",
@@ -29,6 +29,7 @@ _LISTS = {
     "queues": "queue",
     "queuecalls": "queuecall",
     "messages": "message",
+    "activeflows": "activeflow",
 }
 _PHONE_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
 _SEND_FAILURE_MESSAGES = {
@@ -77,24 +78,24 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.get("/v1.0/me")
 async def me(request: web.Request) -> web.Response:
-    """The caller's agent; an access key has none, so it gets its customer and admin rights."""
+    """The caller's agent; an access key has none, and VoIPBIN refuses it (403 AGENT_AUTH_REQUIRED)."""
     principal = caller(request)
     if principal.agent_id is None:
-        return web.json_response({"customer_id": principal.customer_id, "permission": principal.permission})
+        raise ApiError(403, "This endpoint requires agent authentication.", "AGENT_AUTH_REQUIRED")
     agent = simulator_of(request).state.get("agent", principal.agent_id)
     if agent is None:
         raise auth.InvalidCredentials("the token's agent no longer exists")
-    return web.json_response(agent)
+    return web.json_response(public_view("agent", agent))
 
 
 def _page_arguments(request: web.Request) -> tuple[int, str]:
     raw_size = request.query.get("page_size", "")
     try:
-        size = int(raw_size) if raw_size else DEFAULT_PAGE_SIZE
+        size = int(raw_size) if raw_size else MAX_PAGE_SIZE
     except ValueError as error:
-        raise ApiError(400, "page_size must be a whole number") from error
+        raise ApiError(400, "Invalid format for parameter page_size") from error
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ApiError(400, f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        size = MAX_PAGE_SIZE
     token = request.query.get("page_token", "")
     if token:
         try:
@@ -160,7 +161,7 @@ async def send_message(request: web.Request) -> web.Response:
     )
     simulator.record_sent(principal, body, message)
     await simulator.hold_answer()
-    return web.json_response(message)
+    return web.json_response(public_view("message", message))
 
 
 @routes.post("/v1.0/calls/{call_id}/hangup")
@@ -171,7 +172,7 @@ async def hang_up(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     if simulator.state.find("call", principal.customer_id, call_id) is None:
         raise ApiError(404, "no such call")
-    return web.json_response(simulator.hang_up(call_id))
+    return web.json_response(public_view("call", simulator.hang_up(call_id)))
 
 
 @routes.put("/v1.0/agents/{agent_id}/status")
@@ -188,4 +189,4 @@ async def set_agent_status(request: web.Request) -> web.Response:
     if state.find("agent", principal.customer_id, agent_id) is None:
         raise ApiError(404, "no such agent")
     agent = state.upsert("agent", {"id": agent_id, "status": status}, event="agent_status_updated")
-    return web.json_response(agent)
+    return web.json_response(public_view("agent", agent))

@@ -27,6 +27,7 @@ from functools import partial
 from dashboard.simulator.accounts import CUSTOMERS, DemoCustomer
 from dashboard.simulator.events import Change
 from dashboard.simulator.resources import (
+    START_ACTION_ID,
     activeflow_record,
     address,
     flow_action,
@@ -214,6 +215,7 @@ class Scenario:
                 call_id=journey.call_id,
             ),
         )
+        self._flow_moves(journey, "answer")  # the flow's first action runs at once; the call rings on
         self._after(_RING_SECONDS, partial(self._flow_answers, journey))
 
     def _flow_answers(self, journey: Journey) -> None:
@@ -227,13 +229,16 @@ class Scenario:
         activeflow = self.state.get("activeflow", journey.activeflow_id)
         if activeflow is None:
             return
+        done, executed = activeflow["current_action"], activeflow.get("executed_actions", [])
+        if done["id"] != START_ACTION_ID:
+            executed = [*executed, done]
         self.state.upsert(
             "activeflow",
             {
                 "id": journey.activeflow_id,
                 "status": status,
                 "current_action": flow_action(journey.customer.flow_id, action),
-                "executed_actions": [*activeflow.get("executed_actions", []), activeflow["current_action"]],
+                "executed_actions": executed or None,  # VoIPBIN leaves an empty list out
             },
         )
 

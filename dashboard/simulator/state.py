@@ -13,6 +13,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from dashboard.simulator.accounts import AGENT_IDS, CUSTOMERS, DEMO_PASSWORD, DemoCustomer
@@ -27,7 +28,7 @@ from dashboard.simulator.resources import (
     message_record,
     queue_record,
 )
-from dashboard.simulator.timestamps import Clock
+from dashboard.simulator.timestamps import Clock, format_page_token, parse_time
 
 Listener = Callable[[Change], None]
 
@@ -113,17 +114,17 @@ class State:
         self, resource: str, customer_id: str, *, size: int, token: str = ""
     ) -> tuple[list[Record], str]:
         """One page, newest first; the token is the last row's ``tm_create``, as VoIPBIN's is."""
-        rows = sorted(
-            (
-                record
-                for record in self._records[resource].values()
-                if record.get("customer_id") == customer_id and (not token or record["tm_create"] < token)
-            ),
-            key=lambda record: record["tm_create"],
-            reverse=True,
-        )
-        next_token = rows[size - 1]["tm_create"] if len(rows) > size else ""
-        return rows[:size], next_token
+        before = parse_time(token) if token else None
+        rows: list[tuple[datetime, Record]] = []
+        for record in self._records[resource].values():
+            if record.get("customer_id") != customer_id:
+                continue
+            created = parse_time(record["tm_create"])
+            if before is None or created < before:
+                rows.append((created, record))
+        rows.sort(key=lambda row: row[0], reverse=True)
+        next_token = format_page_token(rows[size - 1][0]) if len(rows) > size else ""
+        return [record for _, record in rows[:size]], next_token
 
     # Changes
 
@@ -138,8 +139,9 @@ class State:
     ) -> Record:
         """Create or merge a resource and publish the change.
 
-        ``None`` or ``""`` removes a field (VoIPBIN omits empty ones).
-        ``tm_update`` is bumped unless ``data`` carries one.
+        ``None`` or ``""`` removes a field (the wire view shows VoIPBIN's zero value for it).
+        ``tm_update`` is stamped on every change but the creation, as VoIPBIN's database leaves
+        it null until the first update, unless ``data`` carries one.
         """
         records = self._records[resource]
         resource_id = str(data.get("id") or uuid.uuid4())
@@ -153,11 +155,11 @@ class State:
                 record[key] = value
         record["id"] = resource_id
         record.setdefault("tm_create", stamp)
-        if "tm_update" not in data:
+        created = before is None
+        if "tm_update" not in data and not created:
             record["tm_update"] = stamp
         records[resource_id] = record
 
-        created = before is None
         status = record.get("status")
         entered_status = (
             status if status is not None and (created or status != before.get("status")) else None
@@ -172,6 +174,19 @@ class State:
             for listener in list(self.listeners):
                 listener(change)
         return record
+
+    def delete(self, resource: str, resource_id: str) -> Record:
+        """Delete a resource as VoIPBIN does: publish ``<resource>_deleted`` (``tm_delete`` stamped),
+        then no list or look-up shows it again. Raises KeyError for an unknown id."""
+        record = self._records[resource].get(resource_id)
+        if record is None:
+            raise KeyError(resource_id)
+        stamp = self.clock.stamp()
+        deleted = self.upsert(
+            resource, {"id": resource_id, "tm_delete": stamp}, event=f"{resource}_deleted", stamp=stamp
+        )
+        del self._records[resource][resource_id]
+        return deleted
 
     def set_call_status(
         self, call_id: str, status: str, *, hangup_by: str | None = None, hangup_reason: str | None = None

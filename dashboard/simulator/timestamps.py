@@ -1,14 +1,24 @@
-"""VoIPBIN timestamps: RFC 3339, UTC, always six fractional digits."""
+"""VoIPBIN timestamps: RFC 3339 in UTC as Go's ``RFC3339Nano`` writes them (VOIPBIN.md §5).
+
+Resources carry ``2026-01-20T10:30:00.4021Z`` (trailing zeros trimmed, no fraction at all on a
+whole second); page tokens alone keep six digits, as VoIPBIN formats them.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TOKEN_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    moment = moment.astimezone(UTC)
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
+def format_page_token(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(_TOKEN_FORMAT)
 
 
 def parse_time(text: str) -> datetime:

@@ -17,7 +17,20 @@ from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_PASSWORD
 from dashboard.simulator.server import SimServer
 
 TIMEOUT = 2.0
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{0,5}[1-9])?Z")
+"""A resource's time as Go's ``RFC3339Nano`` writes it (microseconds here): trailing zeros trimmed."""
+FIXED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+"""VoIPBIN's own layout (``2006-01-02T15:04:05.000000Z``): page tokens and the JWT's ``expire``."""
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+START_ACTION_ID = "00000000-0000-0000-0000-000000000001"
+UNOWNED_CALL_ZEROS = {
+    "owner_type": "",
+    "owner_id": ZERO_ID,
+    "activeflow_id": ZERO_ID,
+    "master_call_id": ZERO_ID,
+    "groupcall_id": ZERO_ID,
+}
+"""What a call the tests create (a flow, no owner, no activeflow) sends for the fields it lacks."""
 
 
 def customer_topic(customer_id: str, resource: str, resource_id: str | None = "*") -> str:
@@ -26,8 +39,9 @@ def customer_topic(customer_id: str, resource: str, resource_id: str | None = "*
     )
 
 
-def agent_topic(agent_id: str, resource: str, resource_id: str = "*") -> str:
-    return f"agent_id:{agent_id}:{resource}:{resource_id}"
+def agent_topic(agent_id: str, resource: str, resource_id: str | None = "*") -> str:
+    """``agent_id:<aid>:<resource>:<resource_id>``; ``None`` gives the three-part prefix."""
+    return ":".join(["agent_id", agent_id, resource] + ([resource_id] if resource_id is not None else []))
 
 
 async def login(sim: SimServer, username: str, password: str = DEMO_PASSWORD) -> str:

@@ -20,7 +20,10 @@ from dashboard.simulator.accounts import (
     SUPPORT_QUEUE_ID,
 )
 from dashboard.simulator.server import SimServer
+from dashboard.simulator.timestamps import parse_time
 from tests.simulator.helpers import (
+    UNOWNED_CALL_ZEROS,
+    ZERO_ID,
     agent_topic,
     control,
     customer_topic,
@@ -34,6 +37,7 @@ from tests.simulator.helpers import (
 )
 
 A_CALLS = customer_topic(DEMO_CUSTOMER_ID, "call")
+A_CALL_PREFIX = customer_topic(DEMO_CUSTOMER_ID, "call", None)
 CALL_ID = "0b4f3f9e-7d6a-4c1e-9a55-3d2f1e0c9b8a"
 
 
@@ -44,19 +48,21 @@ async def test_controls_are_404_unless_enabled():
             assert response.json()["error"]["status"] == "NOT_FOUND"
 
 
-async def test_inject_creates_then_merges_a_resource_bumping_tm_update(sim):
-    async with subscribed(sim, A_CALLS) as ws:
+async def test_inject_creates_then_merges_a_resource_stamping_tm_update_on_the_merge(sim):
+    async with subscribed(sim, customer_topic(DEMO_CUSTOMER_ID, "call", CALL_ID)) as ws:
         created = await control(
             sim, "inject", {"resource": "call", "data": {"id": CALL_ID, "status": "ringing"}}
         )
         merged = await control(
             sim, "inject", {"resource": "call", "data": {"id": CALL_ID, "status": "progressing"}}
         )
-        first, second = await frames_until(ws, lambda frame: frame["data"]["status"] == "progressing")
+        first, second = await frames_until(ws, lambda frame: frame["status"] == "progressing")
     assert created["customer_id"] == DEMO_CUSTOMER_ID
+    assert "tm_update" not in created  # VoIPBIN leaves it null until the first update
     assert merged["tm_create"] == created["tm_create"]
-    assert merged["tm_update"] > created["tm_update"]
-    assert (first["data"], second["data"]) == (created, merged)
+    assert parse_time(merged["tm_update"]) > parse_time(created["tm_create"])
+    zeros = {**UNOWNED_CALL_ZEROS, "flow_id": ZERO_ID}
+    assert (first, second) == ({**zeros, **created}, {**zeros, **merged})
 
 
 @pytest.mark.parametrize("sim", ["legacy"], indirect=True)
@@ -126,7 +132,7 @@ async def test_call_status_control_moves_a_call_and_stamps_it(sim):
 
 
 async def test_sms_control_delivers_an_inbound_message(sim):
-    async with subscribed(sim, customer_topic(DEMO_CUSTOMER_ID, "message")) as ws:
+    async with subscribed(sim, customer_topic(DEMO_CUSTOMER_ID, "message", None)) as ws:
         fixed = "9a4c1d2e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
         message = await control(
             sim, "sms", {"source": "+12025550111", "text": "what are your hours?", "id": fixed}
@@ -146,7 +152,7 @@ async def test_sms_control_delivers_an_inbound_message(sim):
         }
     ]
     assert other["targets"][0]["destination"]["target"] == OTHER_SMS_NUMBER
-    assert (frame["event_type"], frame["data"]["id"]) == ("message.received", fixed)
+    assert frame == {**message, "tm_update": None, "tm_delete": None}
 
 
 async def test_sent_lists_accepted_messages_in_order_and_delete_clears_it(sim):
@@ -213,7 +219,7 @@ async def test_accept_then_close_upgrades_and_closes_at_once(sim):
 
 
 async def test_stall_stops_pongs_and_frames_until_lifted(sim):
-    async with subscribed(sim, A_CALLS) as ws:
+    async with subscribed(sim, A_CALL_PREFIX) as ws:
         await asyncio.wait_for(await ws.ping(), 1)
         await control(sim, "stall", {"enabled": True})
         pong = await ws.ping()
@@ -223,32 +229,38 @@ async def test_stall_stops_pongs_and_frames_until_lifted(sim):
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(ws.recv(), 0.05)
         await control(sim, "stall", {"enabled": False})
-        assert (await next_frame(ws))["data"]["id"] == call["id"]
+        assert (await next_frame(ws))["id"] == call["id"]
         await asyncio.wait_for(await ws.ping(), 1)
 
 
 async def test_slow_delays_each_outgoing_frame(sim):
-    async with subscribed(sim, A_CALLS) as ws:
+    async with subscribed(sim, A_CALL_PREFIX) as ws:
         answer = await control(sim, "slow", {"delay": 0.05})
         assert answer["slow"] == 0.05
         loop = asyncio.get_running_loop()
         started = loop.time()
-        sim.create_call()
-        sim.create_call()
-        await next_frame(ws)
-        await next_frame(ws)
-        assert loop.time() - started >= 0.1
+        calls = [sim.create_call()["id"], sim.create_call()["id"]]
+        received = [(await next_frame(ws))["id"] for _ in range(4)]  # a 3-part prefix: each twice
+        assert loop.time() - started >= 0.2
+    assert received == [calls[0], calls[0], calls[1], calls[1]]
 
 
 async def test_dialect_switches_the_frames_of_open_sockets(sim):
-    async with subscribed(sim, A_CALLS, customer_topic(DEMO_CUSTOMER_ID, "call", None)) as ws:
-        sim.create_call()
-        tutorial = await next_frame(ws)
+    async with subscribed(sim, A_CALLS, A_CALL_PREFIX) as ws:
+        bare_call = sim.create_call()
+        bare = [await next_frame(ws), await next_frame(ws)]  # the prefix, twice; "*" is not special
+        assert (await control(sim, "dialect", {"dialect": "tutorial"}))["dialect"] == "tutorial"
+        tutorial_call = sim.create_call()
+        tutorial = await next_frame(ws)  # the wildcard alone matches, once
         assert (await control(sim, "dialect", {"dialect": "legacy"}))["dialect"] == "legacy"
-        sim.create_call()
-        legacy = await next_frame(ws)
-    assert tutorial["event_type"] == "call.status"
-    assert legacy["type"] == "call_created"
+        legacy_call = sim.create_call()
+        legacy = [await next_frame(ws), await next_frame(ws)]
+    assert [frame["id"] for frame in bare] == [bare_call["id"]] * 2
+    assert bare[0]["type"] == "flow"  # the call's own type: no wrapper
+    assert (tutorial["event_type"], tutorial["data"]["id"]) == ("call.status", tutorial_call["id"])
+    assert [(frame["type"], frame["data"]["id"]) for frame in legacy] == [
+        ("call_created", legacy_call["id"])
+    ] * 2
     async with httpx.AsyncClient(base_url=sim.url) as http:
         assert (await http.post("/_sim/dialect", json={"dialect": "klingon"})).status_code == 400
 
@@ -314,13 +326,13 @@ async def test_stats_describe_connections_and_counters(sim):
 async def test_reset_restores_the_seeded_start(sim):
     sim.create_call()
     sim.advance(300)
-    await control(sim, "dialect", {"dialect": "bare"})
+    await control(sim, "dialect", {"dialect": "tutorial"})
     await control(sim, "refuse", {"status": 503})
     await control(sim, "stall", {"enabled": True})
     await control(sim, "balance", {"customer_id": DEMO_CUSTOMER_ID, "insufficient": True})
     answer = await control(sim, "reset")
     assert answer == {
-        "dialect": "tutorial",
+        "dialect": "bare",
         "refusal": None,
         "accept_then_close": False,
         "stalled": False,

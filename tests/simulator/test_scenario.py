@@ -9,6 +9,7 @@ from dashboard.simulator.accounts import CUSTOMERS, OTHER_CUSTOMER_ID
 from dashboard.simulator.events import Change
 from dashboard.simulator.scenario import Rates, Scenario
 from dashboard.simulator.state import State
+from tests.simulator.helpers import START_ACTION_ID, ZERO_ID
 
 HOUR = 3600.0
 
@@ -145,3 +146,23 @@ def test_zero_rates_make_a_quiet_center():
         1, HOUR, rates=Rates(calls_per_minute=0, sms_per_minute=0, agent_changes_per_minute=0)
     )
     assert changes == []
+
+
+def test_a_new_activeflow_starts_at_the_start_action_and_moves_to_answer_at_once():
+    changes, state, _ = run(3, 600, rates=Rates(sms_per_minute=0, agent_changes_per_minute=0))
+    flows = [change for change in changes if change.resource == "activeflow"]
+    created = [change for change in flows if change.created]
+    assert created
+    for creation in created:
+        first = creation.data
+        assert first["current_action"] == {"id": START_ACTION_ID, "next_id": ZERO_ID, "tm_execute": None}
+        assert "executed_actions" not in first
+        assert "tm_update" not in first  # created: VoIPBIN leaves it null
+        following = flows[flows.index(creation) + 1]
+        assert following.resource_id == creation.resource_id
+        assert following.event == "activeflow_updated"
+        assert following.data["current_action"]["type"] == "answer"
+        assert following.data.get("executed_actions", []) == []
+    executed = [action for flow in state.all("activeflow") for action in flow.get("executed_actions", [])]
+    assert executed  # some flows went on past "answer" …
+    assert all(action["id"] not in (START_ACTION_ID, ZERO_ID) for action in executed)  # … never via start
