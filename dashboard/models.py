@@ -15,7 +15,7 @@ from django.utils import timezone
 from dashboard import rules
 from dashboard.crypto import EncryptedTextField
 from dashboard.rules.engine import DEFAULT_MIN_SENDER_DIGITS
-from dashboard.voipbin.events import Event, newer_than, parse_time
+from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
 from dashboard.voipbin.topics import Permission, Principal
 
 
@@ -67,6 +67,12 @@ class User(AbstractUser):
         if not self.voipbin_token or self.token_rejected_at is not None:
             return True
         return self.token_expires_at is not None and self.token_expires_at <= timezone.now()
+
+
+SETTLED = "dashboard_settled"
+"""Set in a row's data when the dashboard ended it because VoIPBIN no longer listed it as active
+(``dashboard.reconcile``): it ended while nobody was listening, we do not know how."""
+SETTLED_REASON = "ended while disconnected"
 
 
 class LiveQuerySet(models.QuerySet):
@@ -130,27 +136,25 @@ class Call(LiveResource):
 
     @staticmethod
     def fields_from(data: dict[str, Any]) -> dict[str, Any]:
-        from dashboard.voipbin.events import parse_time
-
         source, source_name = _address(data.get("source"))
         destination, destination_name = _address(data.get("destination"))
         status = str(data.get("status") or "")
         answered = parse_time(data.get("tm_progressing"))
         if answered is None and status in ("progressing", "answered"):
-            answered = parse_time(data.get("tm_update"))
+            answered = changed_at(data)
         return {
             "customer_id": str(data.get("customer_id") or ""),
             "owner_agent_id": str(data.get("owner_id") or "")
             if data.get("owner_type", "agent") == "agent"
             else "",
             "status": "progressing" if status == "answered" else status,
-            "tm_update": parse_time(data.get("tm_update")),
+            "tm_update": changed_at(data),
             "direction": str(data.get("direction") or ""),
             "source": source,
             "source_name": source_name,
             "destination": destination,
             "destination_name": destination_name,
-            "hangup_reason": str(data.get("hangup_reason") or ""),
+            "hangup_reason": str(data.get("hangup_reason") or (SETTLED_REASON if data.get(SETTLED) else "")),
             "hangup_by": str(data.get("hangup_by") or ""),
             "tm_create": parse_time(data.get("tm_create")),
             "tm_answer": answered,
@@ -253,7 +257,7 @@ def _message_fields(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "customer_id": str(data.get("customer_id") or ""),
         "status": str(first.get("status") or ""),
-        "tm_update": parse_time(data.get("tm_update")),
+        "tm_update": changed_at(data),
         "direction": direction,
         "source": source,
         "destination": destination,

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
 from dashboard.models import Activeflow, ActiveflowStep, Call
-from dashboard.voipbin.events import Event, newer_than, parse_time
+from dashboard.voipbin.events import RESERVED_ACTION_IDS, Event, newer_than, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def apply_activeflow(event: Event) -> Change | None:
                 row = Activeflow.objects.select_for_update().get(pk=event.resource_id)
             else:
                 created = changed = True
-        if not created and newer_than(_stamped(data, at), _stamped(row.data, row.tm_update)):
+        candidate, current = _stamped(data, at), _stamped(row.data, row.tm_update)
+        if not created and newer_than(candidate, current):
             merged = {**row.data, **data}
             fields = _fields(event, merged, at=at, previous=row)
             if fields is not None:
@@ -52,6 +53,10 @@ def apply_activeflow(event: Event) -> Change | None:
                 row.data = merged
                 row.save()
                 changed = True
+        elif not created:
+            # As new as the row: another process stored it first and this one's pages have not shown
+            # it yet (see dashboard.live); report it, write nothing. Stale: nothing to report.
+            changed = not newer_than(current, candidate)
         stepped = record_step(activeflow_id=row.pk, action=data.get("current_action"), at=at)
     if not (changed or stepped):
         return None
@@ -71,7 +76,7 @@ def record_step(*, activeflow_id: str, action: Any, at: datetime) -> bool:
     arrives late, from before the step we recorded, moves that step back to when the
     action really began. Steps are written under the activeflow row's lock.
     """
-    if not isinstance(action, dict) or not action.get("id"):
+    if not _executed(action):
         return False
     action_id, action_type = str(action["id"]), str(action.get("type") or "")
     steps = ActiveflowStep.objects.filter(activeflow_id=activeflow_id)
@@ -91,6 +96,11 @@ def record_step(*, activeflow_id: str, action: Any, at: datetime) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _executed(action: Any) -> bool:
+    """An action the flow really runs: not absent, not a zero id, not a reserved placeholder."""
+    return isinstance(action, dict) and bool(action.get("id")) and action["id"] not in RESERVED_ACTION_IDS
 
 
 def _insert(activeflow_id: str, data: dict[str, Any], fields: dict[str, Any]) -> Activeflow | None:
@@ -117,7 +127,7 @@ def _fields(
     if not customer_id:
         logger.warning("activeflow %s without a customer id skipped", event.resource_id)
         return None
-    action = data.get("current_action") if isinstance(data.get("current_action"), dict) else {}
+    action = data.get("current_action") if _executed(data.get("current_action")) else {}
     # A flow we hear of is executing an action; the tutorial's frames may omit the status.
     status = str(data.get("status") or "running")
     reference_type = str(data.get("reference_type") or "")

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
-from dashboard.models import Agent, LiveResource, Queue, Queuecall
+from dashboard.models import SETTLED, Agent, LiveResource, Queue, Queuecall
 from dashboard.queues.stats import shares_tag
-from dashboard.voipbin.events import Event, newer_than, parse_time
+from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
 from dashboard.voipbin.topics import format_topic, resource_topics
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def _event_time(event: Event) -> datetime:
-    return parse_time(event.data.get("tm_update")) or event.timestamp
+    return changed_at(event.data) or event.timestamp
 
 
 def _locked(model: type[Row], pk: str) -> Row | None:
@@ -142,7 +142,7 @@ def apply_agent(event: Event) -> QueueChange | None:
             "customer_id": customer_id,
             "owner_agent_id": str(event.resource_id),
             "status": status,
-            "tm_update": parse_time(data.get("tm_update")),
+            "tm_update": changed_at(data),
             "name": str(data.get("name") or ""),
             "username": str(data.get("username") or ""),
             "tag_ids": _strings(data.get("tag_ids")),
@@ -214,7 +214,7 @@ def apply_queue(event: Event) -> QueueChange | None:
         return {
             "customer_id": customer_id,
             "status": str(data.get("status") or ""),
-            "tm_update": parse_time(data.get("tm_update")),
+            "tm_update": changed_at(data),
             "name": str(data.get("name") or ""),
             "tag_ids": _strings(data.get("tag_ids")),
             "wait_queuecall_ids": _strings(data.get("wait_queuecall_ids")),
@@ -278,7 +278,7 @@ def apply_queuecall(event: Event) -> QueueChange | None:
         now = _event_time(event)
         joined = parse_time(data.get("tm_create")) or (row.tm_create if row else None) or now
         serviced = parse_time(data.get("tm_service")) or (row.tm_service if row else None)
-        if serviced is None and status in SERVICE_STATUSES:
+        if serviced is None and status in SERVICE_STATUSES and not data.get(SETTLED):  # settled: unknown
             serviced = _milliseconds_after(joined, data.get("duration_waiting")) or now
         ended = parse_time(data.get("tm_end")) or (row.tm_end if row else None)
         if ended is None and status in END_STATUSES:
@@ -287,7 +287,7 @@ def apply_queuecall(event: Event) -> QueueChange | None:
             "customer_id": customer_id,
             "owner_agent_id": str(data.get("service_agent_id") or ""),
             "status": status,
-            "tm_update": parse_time(data.get("tm_update")),
+            "tm_update": changed_at(data),
             "queue_id": queue_id,
             "reference_id": str(data.get("reference_id") or data.get("call_id") or ""),
             "service_agent_id": str(data.get("service_agent_id") or ""),

@@ -42,6 +42,23 @@ _STATUS_RANK: dict[str, int] = {
 }
 
 
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+"""What VoIPBIN sends for an id that is not set (Go's ``uuid.Nil``): it means none."""
+
+
+RESERVED_ACTION_IDS = frozenset(f"00000000-0000-0000-0000-00000000000{n}" for n in (1, 2, 3))
+"""Flow-manager's start, finish and next placeholders: where a flow stands, never a step it ran."""
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every zero UUID, at any depth, turned into None: "no owner", "no flow"."""
+    if isinstance(value, dict):
+        return {key: scrub(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item) for item in value]
+    return None if value == ZERO_ID else value
+
+
 class FrameError(ValueError):
     """A frame that cannot become an Event. ``kind`` names the counter it bumps."""
 
@@ -76,12 +93,13 @@ class Event:
 
     @property
     def tm_update(self) -> datetime | None:
-        return parse_time(self.data.get("tm_update"))
+        """VoIPBIN's time of this state: ``tm_update``, or ``tm_create`` on a create event (null then)."""
+        return changed_at(self.data)
 
     @property
     def key(self) -> str:
         """Same key for the same change, whichever dialect or topic delivered it."""
-        stamp = self.data.get("tm_update")
+        stamp = self.data.get("tm_update") or self.data.get("tm_create")
         if not isinstance(stamp, str) or not stamp:
             stamp = hashlib.blake2b(
                 json.dumps(self.data, sort_keys=True, default=str).encode(), digest_size=12
@@ -104,7 +122,8 @@ class Event:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """RFC 3339 as VoIPBIN writes it (microseconds, ``Z``); None when absent or unreadable."""
+    """RFC 3339 as VoIPBIN writes it (Go's RFC3339Nano: up to nine digits, ``Z``); None when
+    absent or unreadable. Python keeps microseconds: the digits after the sixth are dropped."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -114,16 +133,22 @@ def parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def changed_at(data: Mapping[str, Any]) -> datetime | None:
+    """When the resource last changed: ``tm_update``, which VoIPBIN leaves null (or out) until the
+    first update, so a create event's ``tm_create``."""
+    return parse_time(data.get("tm_update")) or parse_time(data.get("tm_create"))
+
+
 def newer_than(candidate: Mapping[str, Any], current: Mapping[str, Any] | None) -> bool:
     """Should ``candidate`` (resource data) replace ``current``?
 
-    By ``tm_update`` first; on a tie or when a side lacks it, the status further
+    By ``changed_at`` first; on a tie or when a side lacks it, the status further
     along the resource's life wins, so a late ``ringing`` never undoes a
     ``hangup``. Identical data is not newer (duplicates change nothing).
     """
     if current is None:
         return True
-    new_tm, old_tm = parse_time(candidate.get("tm_update")), parse_time(current.get("tm_update"))
+    new_tm, old_tm = changed_at(candidate), changed_at(current)
     if new_tm and old_tm and new_tm != old_tm:
         return new_tm > old_tm
     new_rank = _STATUS_RANK.get(str(candidate.get("status")), -1)
@@ -233,9 +258,13 @@ def _ids(
 
 
 def normalize(obj: Any) -> Event:
-    """One decoded JSON frame, any dialect, to an Event. Raises FrameError."""
+    """One decoded JSON frame (or a REST row), any dialect, to an Event. Raises FrameError.
+
+    Zero UUIDs in the resource become None here, once for every consumer.
+    """
     if not isinstance(obj, dict):
         raise MalformedFrame(f"expected a JSON object, got {type(obj).__name__}")
+    obj = scrub(obj)
     topic = obj.get("topic") if isinstance(obj.get("topic"), str) else None
     if isinstance(obj.get("event_type"), str):
         dialect, name = "tutorial", obj["event_type"]
@@ -257,7 +286,7 @@ def normalize(obj: Any) -> Event:
         resource, event_type = inferred, _bare_type(inferred, data)
         stamp = None
     resource_id, customer_id, owner = _ids(resource, data, topic)
-    timestamp = stamp or parse_time(data.get("tm_update")) or datetime.now(UTC)
+    timestamp = stamp or changed_at(data) or datetime.now(UTC)
     return Event(
         type=event_type,
         name=name,

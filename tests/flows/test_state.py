@@ -96,14 +96,29 @@ def test_a_late_older_event_adds_its_step_at_its_own_time_without_regressing():
     assert steps(flow_id) == [("answer", when(1)), ("talk", when(2)), ("queue_join", when(3))]
 
 
-def test_duplicates_in_any_dialect_add_no_step_and_change_nothing():
+def test_duplicates_in_any_dialect_add_no_step_and_write_nothing_but_are_still_reported():
+    """As new as the row: another process may have stored it first, so its pages must still hear
+    of it (as calls and queues are reported); repeats within one process stop at the event key."""
     flow_id = new_id()
     data = activeflow(flow_id, "answer", 1)
     assert apply(tutorial(data)) is not None
+    stored = Activeflow.objects.get(pk=flow_id)
     for wrap in (tutorial, legacy, bare):
-        assert apply(wrap(data)) is None
+        repeat = apply(wrap(data))
+        assert repeat is not None
+        assert not repeat.created
+    row = Activeflow.objects.get(pk=flow_id)
+    assert (row.data, row.tm_update, row.received_at) == (stored.data, stored.tm_update, stored.received_at)
     assert steps(flow_id) == [("answer", when(1))]
     assert ActiveflowStep.objects.count() == 1
+
+
+def test_a_stale_activeflow_event_changes_and_reports_nothing():
+    flow_id = new_id()
+    apply(bare(activeflow(flow_id, "answer", 1)))
+    apply(bare(activeflow(flow_id, "talk", 5)))
+    assert apply(bare(activeflow(flow_id, "answer", 1))) is None  # older, and its step is known
+    assert Activeflow.objects.get(pk=flow_id).tm_update == when(5)
 
 
 def test_staying_in_an_action_is_one_step_and_a_late_report_moves_it_back():
