@@ -32,11 +32,12 @@ from dashboard.clients import rest_client, session_options
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.live import apply_event
 from dashboard.models import Account, Message
+from dashboard.queues.backfill import QueueListRefresher
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
-from dashboard.voipbin.upstream import UpstreamSession
-from dashboard.walls.feed import FEED_RESOURCES, backfill_account, publish_change
+from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
+from dashboard.walls.feed import FEED_RESOURCES, backfill_account, publish_change, publish_status
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ class AccountRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._publishing: set[int] = set()  # accounts with a change announcement on its way
+        self._accounts: dict[int, Account] = {}
+        # A queuecall whose queue VoIPBIN's code does not name: the account's queue lists say it.
+        self._queue_lists = QueueListRefresher[int](
+            spawn=lambda coroutine: self._spawn(coroutine, name="queue-lists"),
+            deliver=lambda account_pk, event: self._apply(event, account=self._accounts[account_pk]),
+        )
         # Events that could not be stored while the database was away: backfill once it answers.
         self._database_gap = BackfillAfterOutage(
             lambda account: self._backfill(account=account),
@@ -87,6 +94,7 @@ class AccountRelay:
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="autoreply:sweep")
         accounts = await database_sync_to_async(lambda: list(Account.objects.filter(enabled=True)))()
         for account in accounts:
+            self._accounts[account.pk] = account
             principal = Principal(customer_id=account.customer_id, access_key=True)
             session = UpstreamSession(
                 self._url,
@@ -94,6 +102,9 @@ class AccountRelay:
                 topics=principal_topics(principal, FEED_RESOURCES),
                 on_event=lambda event, account=account: self._on_event(event, account=account),
                 on_connected=lambda session, reconnected, account=account: self._backfill(account=account),
+                on_status=lambda status, account=account: self._spawn(
+                    self._publish_status(account.pk, status), name=f"status:{account.pk}"
+                ),
                 name=f"autoreply:{account.customer_id[:8]}",
                 **{**session_options(), **self._options},
             )
@@ -162,6 +173,7 @@ class AccountRelay:
             return
         if changed is not None:
             self._announce(account.pk)
+        await self._queue_lists.consider(account.pk, event, accesskey=account.access_key)
 
     def _announce(self, account_pk: int) -> None:
         """Tell the web processes soon; a burst of changes becomes one announcement."""
@@ -176,6 +188,12 @@ class AccountRelay:
             await publish_change(account_pk)
         except Exception as exc:  # Redis away: walls keep their last state until the next change
             logger.warning("announcing a change of account %s failed: %s", account_pk, exc)
+
+    async def _publish_status(self, account_pk: int, status: SessionStatus) -> None:
+        try:
+            await publish_status(account_pk, status)
+        except Exception as exc:  # Redis away: walls say so themselves once it answers again
+            logger.warning("announcing the session state of account %s failed: %s", account_pk, exc)
 
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.

@@ -35,6 +35,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard import reconcile
 from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
@@ -62,6 +63,7 @@ SUPERVISOR_RESOURCES = frozenset({"message", "activeflow"})
 # What a supervisor's session fetches over REST after every (re)connect, and as which event.
 BACKFILL = (
     ("calls", "call_updated"),
+    ("activeflows", "activeflow_updated"),  # after calls: a flow finds its call
     ("messages", "message_updated"),
     ("queues", "queue_updated"),  # before queuecalls: the queue lists place callers
     ("queuecalls", "queuecall_updated"),
@@ -167,7 +169,9 @@ class Hub:
     def __init__(self, leases: Leases | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.process_id = uuid.uuid4().hex
-        self.queue_lists = QueueListRefresher(spawn=self._spawn, deliver=self.deliver)
+        self.queue_lists: QueueListRefresher[int] = QueueListRefresher(
+            spawn=self._spawn, deliver=self.deliver
+        )
         self.sessions: dict[int, UserSession] = {}
         self.leases = leases or make_leases()
         self.layer = private_layer()
@@ -361,6 +365,7 @@ class Hub:
         if entry is None:
             return
         if entry.user.is_supervisor:
+            fetched_at = timezone.now()
             async with rest_client(token=entry.user.voipbin_token) as client:
                 # Side by side: the tabs resync only when every list is in, so keep the wait short.
                 lists = await asyncio.gather(
@@ -379,6 +384,13 @@ class Hub:
                     except FrameError:
                         continue
                     await self.deliver(user_pk, event, backfilled=True)
+                if resource in reconcile.LISTS:
+                    found = reconcile.listing(resource, items, limit=BACKFILL_LIMIT, fetched_at=fetched_at)
+                    ghosts = await database_sync_to_async(reconcile.settle_ghosts)(
+                        found, entry.user.customer_id
+                    )
+                    for event in ghosts:
+                        await self.deliver(user_pk, event, backfilled=True)
         else:  # an agent may fetch only itself (GET /me): its tags tell its queues
             try:
                 async with rest_client(token=entry.user.voipbin_token) as client:
@@ -406,8 +418,8 @@ class Hub:
             self._database_gap(user_pk)
             raise
         entry = self.sessions.get(user_pk)
-        if entry is not None:
-            await self.queue_lists.consider(user=entry.user, event=event)
+        if entry is not None and entry.user.is_supervisor:  # VoIPBIN lists queues to them only
+            await self.queue_lists.consider(user_pk, event, token=entry.user.voipbin_token)
         if update is None:
             return
         await self._fan_out(user_pk, update)

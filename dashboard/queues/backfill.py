@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
+from dashboard import reconcile
 from dashboard.changes import Change
 from dashboard.clients import rest_client
-from dashboard.models import Queuecall, User
+from dashboard.live import apply_event
+from dashboard.models import Queuecall
 from dashboard.queues.state import APPLY
 from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinClient, VoipbinError
 
 logger = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
 
-LIMITS = {"queues": 100, "agents": 500, "queuecalls": 500}
+LIMITS = {"queues": 100, "agents": 500, "queuecalls": 500, "calls": 200, "activeflows": 200}
 
 
 def _events(resource: str, items: list[dict]) -> list[Event]:
@@ -68,6 +72,32 @@ async def backfill(
 
 
 @database_sync_to_async
+def _settle(listings: list[reconcile.Listing], customer_id: str) -> list[Change]:
+    ghosts = [event for found in listings for event in reconcile.settle_ghosts(found, customer_id)]
+    changes = (apply_event(event) for event in ghosts)
+    return [change for change in changes if change is not None]
+
+
+async def backfill_account(*, accesskey: str, customer_id: str) -> list[Change]:
+    """An account's queues, queuecalls and agents as VoIPBIN holds them, and every call, queuecall
+    and flow it no longer lists as active settled (``dashboard.reconcile``). Raises ``VoipbinError``."""
+    fetched_at = timezone.now()
+    async with rest_client(accesskey=accesskey) as client:
+        events = await fetch_events(client, supervisor=True)
+        active = {name: await client.list(name, limit=LIMITS[name]) for name in ("calls", "activeflows")}
+    changes = await _apply(events)
+    listings = [
+        reconcile.listing(name, items, limit=LIMITS[name], fetched_at=fetched_at)
+        for name, items in active.items()
+    ]
+    queuecalls = [event.data for event in events if event.resource == "queuecall"]
+    listings.append(
+        reconcile.listing("queuecalls", queuecalls, limit=LIMITS["queuecalls"], fetched_at=fetched_at)
+    )
+    return changes + await _settle(listings, customer_id)
+
+
+@database_sync_to_async
 def needs_queue_lists(event: Event) -> bool:
     """A queuecall whose queue neither its event nor the queue lists we hold named (code dialects)."""
     if event.resource != "queuecall" or not event.resource_id or event.data.get("queue_id"):
@@ -75,48 +105,51 @@ def needs_queue_lists(event: Event) -> bool:
     return Queuecall.objects.filter(pk=event.resource_id, queue_id="").exists()
 
 
-class QueueListRefresher:
-    """Fetches ``GET /queues`` for a supervisor when a queuecall arrives whose queue nobody named.
+class QueueListRefresher(Generic[K]):
+    """Fetches ``GET /queues`` when a queuecall arrives whose queue nobody named.
 
     VoIPBIN's code sends no queue events, so without this a new caller would count in no queue
-    until the next reconnect's backfill. One fetch per user at a time, ``delay`` after the first
-    such queuecall, so a burst costs one request. The hub owns it: ``spawn`` is the hub's own
-    (tracked, cancelled on shutdown) and the queue events go through the hub's ``deliver``.
+    until the next reconnect's backfill. One fetch per key (a user, an account) at a time,
+    ``delay`` after the first such queuecall, so a burst costs one request. Its owner's ``spawn``
+    (tracked, cancelled on shutdown) runs the fetch, and the queue events go to its ``deliver``.
     """
 
     def __init__(
         self,
         *,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
-        deliver: Callable[[int, Event], Awaitable[None]],
+        deliver: Callable[[K, Event], Awaitable[None]],
         delay: float = 0.2,
     ) -> None:
         self._spawn = spawn
         self._deliver = deliver
         self._delay = delay
-        self._pending: set[int] = set()
+        self._pending: set[K] = set()
 
     @property
     def busy(self) -> bool:
         """A fetch is waiting or in flight (tests wait for it to settle)."""
         return bool(self._pending)
 
-    async def consider(self, *, user: User, event: Event) -> None:
+    async def consider(
+        self, key: K, event: Event, *, token: str | None = None, accesskey: str | None = None
+    ) -> None:
+        """``token`` or ``accesskey``: credentials that may list queues (a supervisor's, an account's)."""
         if event.resource != "queuecall" or event.data.get("queue_id"):
             return  # decided here, without a hop to the database thread for every event of every user
-        if not user.is_supervisor or user.pk in self._pending or not await needs_queue_lists(event):
+        if key in self._pending or not await needs_queue_lists(event):
             return
-        self._pending.add(user.pk)
-        self._spawn(self._refresh(user.pk, user.voipbin_token))
+        self._pending.add(key)
+        self._spawn(self._refresh(key, token=token, accesskey=accesskey))
 
-    async def _refresh(self, user_pk: int, token: str) -> None:
+    async def _refresh(self, key: K, *, token: str | None, accesskey: str | None) -> None:
         try:
             await asyncio.sleep(self._delay)
-            async with rest_client(token=token) as client:
+            async with rest_client(token=token, accesskey=accesskey) as client:
                 events = await fetch_queue_lists(client)
             for event in events:
-                await self._deliver(user_pk, event)
+                await self._deliver(key, event)
         except VoipbinError as exc:
-            logger.warning("queue lists for user %s not fetched: %s", user_pk, exc)
+            logger.warning("queue lists for %s not fetched: %s", key, exc)
         finally:
-            self._pending.discard(user_pk)
+            self._pending.discard(key)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -28,10 +28,11 @@ from dashboard.layers import private_layer
 from dashboard.live import apply_event
 from dashboard.models import Account
 from dashboard.queues import backfill as queues_backfill
+from dashboard.queues.backfill import QueueListRefresher
 from dashboard.voipbin.events import Event
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.topics import Principal, principal_topics
-from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
+from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
 from dashboard.walls import tokens
 from dashboard.walls.panels import UPDATED, render_panels
 
@@ -45,6 +46,25 @@ FEED_RESOURCES = ("call", "queue", "queuecall", "agent", "message")
 
 def account_group(account_pk: int) -> str:
     return f"account.{account_pk}"
+
+
+def upstream_summary(status: SessionStatus) -> dict[str, Any]:
+    """What a wall says of its account's VoIPBIN session (plain values: it crosses the channel layer)."""
+    return {
+        "live": status.state is State.LIVE,
+        "heard_at": status.heard_at,
+        "silent_since": status.silent_since,
+    }
+
+
+async def publish_status(account_pk: int, status: SessionStatus) -> None:
+    """Tell every web process how the account's session is (from the relay worker)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(
+            account_group(account_pk),
+            {"type": "account.status", "account": account_pk, "upstream": upstream_summary(status)},
+        )
 
 
 async def publish_change(account_pk: int) -> None:
@@ -64,7 +84,7 @@ class WallSocket(Protocol):
     async def end(self, code: int) -> None: ...
 
 
-Render = Callable[[int, Collection[str]], dict[str, str]]
+Render = Callable[[int, Collection[str], Mapping[str, Any] | None], dict[str, str]]
 Apply = Callable[[Event], Any]
 
 
@@ -81,6 +101,7 @@ class WallFeed:
         self.sockets: dict[int, set[WallSocket]] = {}
         self.sessions: dict[int, UpstreamSession] = {}
         self.updated_at: dict[int, float] = {}
+        self.upstream: dict[int, dict[str, Any]] = {}  # account → upstream_summary of its session
         self._customers: dict[str, int] = {}  # customer id → account pk, for the walls open here
         self._dirty: set[int] = set()
         self._wake = asyncio.Event()
@@ -88,6 +109,10 @@ class WallFeed:
         self.channel: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
+        # A queuecall whose queue VoIPBIN's code does not name: the account's queue lists say it.
+        self.queue_lists: QueueListRefresher[int] = QueueListRefresher(
+            spawn=self._spawn, deliver=self._on_queue
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = self.loop.create_task(coro)
@@ -111,7 +136,9 @@ class WallFeed:
         self.sockets.setdefault(account_pk, set()).add(socket)
         if first:
             await self._follow(account_pk)
-        parts = await database_sync_to_async(self._render)(account_pk, socket.panels)
+        parts = await database_sync_to_async(self._render)(
+            account_pk, socket.panels, self.upstream.get(account_pk)
+        )
         socket.offer(_for(socket, parts))
 
     async def detach(self, socket: WallSocket) -> None:
@@ -167,6 +194,7 @@ class WallFeed:
                 await self.layer.group_discard(account_group(account_pk), self.channel)
         for customer_id in [c for c, pk in self._customers.items() if pk == account_pk]:
             del self._customers[customer_id]
+        self.upstream.pop(account_pk, None)
         session = self.sessions.pop(account_pk, None)
         if session is not None:
             await session.close("no wall open")
@@ -175,11 +203,11 @@ class WallFeed:
         account_pk = account.pk
 
         async def on_event(event: Event) -> None:
-            if self._apply is not None:
-                await self._apply(event)
-            self.notify(account_pk)
+            await self._on_queue(account_pk, event)
+            await self.queue_lists.consider(account_pk, event, accesskey=account.access_key)
 
         def on_status(status: SessionStatus) -> None:
+            self.upstream[account_pk] = upstream_summary(status)
             self.notify(account_pk)
 
         async def on_connected(session: UpstreamSession, reconnected: bool) -> None:
@@ -199,6 +227,12 @@ class WallFeed:
             **session_options(),
         )
 
+    async def _on_queue(self, account_pk: int, event: Event) -> None:
+        """An event of the account's own session (or its queue lists): applied, and the walls told."""
+        if self._apply is not None:
+            await self._apply(event)
+        self.notify(account_pk)
+
     async def _listen(self) -> None:
         layer, channel = self.layer, self.channel
         if layer is None or channel is None:
@@ -212,8 +246,14 @@ class WallFeed:
                 logger.warning("wall feed cannot reach the channel layer: %s", exc)
                 await asyncio.sleep(1)
                 continue
-            if message.get("type") == "account.changed" and isinstance(message.get("account"), int):
-                self.notify(message["account"])
+            account_pk = message.get("account")
+            if not isinstance(account_pk, int):
+                continue
+            if message.get("type") == "account.status" and isinstance(message.get("upstream"), dict):
+                self.upstream[account_pk] = message["upstream"]
+                self.notify(account_pk)
+            elif message.get("type") == "account.changed":
+                self.notify(account_pk)
 
     # -- rendering and rechecks ------------------------------------------------------------------
 
@@ -230,7 +270,9 @@ class WallFeed:
                 sockets = list(self.sockets.get(account_pk, ()))
                 shown = {panel for socket in sockets for panel in socket.panels}
                 try:
-                    parts = await database_sync_to_async(self._render)(account_pk, shown)
+                    parts = await database_sync_to_async(self._render)(
+                        account_pk, shown, self.upstream.get(account_pk)
+                    )
                 except Exception:
                     logger.exception("wall render for account %s failed", account_pk)
                     continue
@@ -265,9 +307,10 @@ class WallFeed:
 
 
 async def backfill_account(account: Account) -> None:
-    """Queues, queuecalls and agents as VoIPBIN holds them, after every (re)connect of an account session."""
+    """Queues, queuecalls and agents as VoIPBIN holds them, and no ghosts, after every (re)connect of an
+    account session."""
     try:
-        await queues_backfill.backfill(accesskey=account.access_key, supervisor=True)
+        await queues_backfill.backfill_account(accesskey=account.access_key, customer_id=account.customer_id)
     except VoipbinError as exc:
         logger.warning("queue backfill for %s failed: %s", account, exc.message)
 

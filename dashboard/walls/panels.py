@@ -7,7 +7,7 @@ inbox's numbers and texts, not even as fragments it has no place for.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from django.template.loader import render_to_string
@@ -36,10 +36,15 @@ def panels_context(account: Account, panels: Collection[str]) -> dict[str, Any]:
     return context
 
 
-def render_panels(account_pk: int, panels: Collection[str]) -> dict[str, str]:
-    """Each requested panel (and the stamp) as an out-of-band fragment, keyed by panel."""
+def render_panels(
+    account_pk: int, panels: Collection[str], upstream: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Each requested panel (and the stamp) as an out-of-band fragment, keyed by panel.
+
+    ``upstream`` is the account session's ``upstream_summary``: the stamp says when VoIPBIN is not live.
+    """
     account = Account.objects.get(pk=account_pk)
-    context = {**panels_context(account, panels), "oob": True}
+    context = {**panels_context(account, panels), "oob": True, "upstream": upstream}
     return {
         name: render_to_string(TEMPLATES[name], context) for name in (UPDATED, *panels) if name in TEMPLATES
     }

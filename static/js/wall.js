@@ -15,6 +15,10 @@
       var age = t - parseFloat(el.dataset.since);
       el.textContent = age < 2 ? "just now" : seconds(age) + " ago";
     });
+    // VoIPBIN not live (the stamp carries data-as-of): waits and ages stand still with the figures.
+    var stale = !!document.querySelector("#wall-updated[data-as-of]");
+    document.documentElement.classList.toggle("stale", stale);
+    if (stale) return;
     document.querySelectorAll("[data-age-since]").forEach(function (el) {
       el.textContent = seconds(t - parseFloat(el.dataset.ageSince));
     });
