@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
 
 register = template.Library()
 
@@ -21,3 +22,11 @@ def duration(start: datetime | None, end: datetime | None) -> str:
 @register.filter
 def epoch(value: datetime | None) -> str:
     return f"{value.timestamp():.3f}" if value else ""
+
+
+@register.filter
+def clock(value: float | None) -> str:
+    """A ``time.time()`` value as the local wall-clock time ``10:42:05``; empty when missing."""
+    if value is None:
+        return ""
+    return timezone.localtime(datetime.fromtimestamp(value, UTC)).strftime("%H:%M:%S")

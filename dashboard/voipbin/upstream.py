@@ -7,6 +7,10 @@ cannot make it spin. It re-subscribes its topic set after every reconnect and
 calls ``on_connected`` so its owner can backfill the gap over REST. A 401 or
 403 on the upgrade means the credentials are no good: the session stops and
 says why instead of retrying forever. Bad frames are counted, never raised.
+
+VoIPBIN pings every 10 s. A connection that hears nothing at all (no frame, no ping, no pong)
+for ``silence_timeout`` seconds is silent: the session drops it, reconnects, and reports itself
+silent (``silent_since``) until the new connection is heard from.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class Counters:
     malformed: int = 0
     unknown: int = 0
     oversize: int = 0  # connections lost to a frame above max_size
+    silences: int = 0  # connections dropped because nothing was heard for silence_timeout
     handler_errors: int = 0
 
 
@@ -68,7 +73,9 @@ class SessionStatus:
     retry_in: float | None = None
     retry_at: float | None = None  # time.time() of the next attempt while retrying
     connected_at: float | None = None  # time.time()
-    last_event_at: float | None = None  # time.time()
+    last_event_at: float | None = None  # time.time(): the newest event, or the backfill after a connect
+    heard_at: float | None = None  # time.time() anything last arrived: what pages show is as of then
+    silent_since: float | None = None  # time.time() VoIPBIN was last heard, while it counts as silent
     counters: Counters = field(default_factory=Counters)
 
     def as_dict(self) -> dict[str, Any]:
@@ -88,6 +95,16 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return self._rng.uniform(0, self.ceiling(attempt))
+
+
+class _HeardConnection(ClientConnection):
+    """A client connection that notes when anything at all arrived: silence is its absence."""
+
+    heard_at = 0.0  # time.monotonic()
+
+    def data_received(self, data: bytes) -> None:
+        self.heard_at = time.monotonic()
+        super().data_received(data)
 
 
 def ws_url_with_credentials(url: str, *, token: str | None = None, accesskey: str | None = None) -> str:
@@ -130,6 +147,8 @@ class UpstreamSession:
         ping_interval: float | None = 20.0,
         ping_timeout: float | None = 20.0,
         close_timeout: float = 2.0,
+        silence_timeout: float | None = 15.0,
+        status_refresh: float = 5.0,
         dedupe: bool = True,
     ) -> None:
         if not token and not accesskey:
@@ -144,13 +163,16 @@ class UpstreamSession:
         self._on_status = on_status
         self.backoff = backoff or Backoff()
         self._stable_after = stable_after
-        self._connect_options = {
+        self._connect_options: dict[str, Any] = {
+            "create_connection": _HeardConnection,
             "max_size": max_size,
             "open_timeout": open_timeout,
             "ping_interval": ping_interval,
             "ping_timeout": ping_timeout,
             "close_timeout": close_timeout,
         }
+        self._silence_timeout = silence_timeout
+        self._status_refresh = status_refresh
         self._deduper = Deduper() if dedupe else None
         self.counters = Counters()
         self._status = SessionStatus(name=name, state=State.IDLE, counters=self.counters)
@@ -158,13 +180,26 @@ class UpstreamSession:
         self._task: asyncio.Task[None] | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self._last_event_at: float | None = None
+        self._reported_event_at: float | None = None  # last_event_at as the owner was last told
+        self._heard_at: float | None = None
+        self._silent_since: float | None = None
+        self._went_silent = False  # the current connection was dropped for silence
         self._waiters: list[tuple[frozenset[State], asyncio.Future[SessionStatus]]] = []
 
     # -- observing ---------------------------------------------------------------------------
 
     @property
     def status(self) -> SessionStatus:
-        return replace(self._status, last_event_at=self._last_event_at)
+        ws = self._ws
+        heard_at = self._heard_at
+        if isinstance(ws, _HeardConnection) and ws.heard_at:
+            heard_at = time.time() - (time.monotonic() - ws.heard_at)
+        return replace(
+            self._status,
+            last_event_at=self._last_event_at,
+            heard_at=heard_at,
+            silent_since=self._silent_since,
+        )
 
     @property
     def state(self) -> State:
@@ -191,6 +226,11 @@ class UpstreamSession:
             self._waiters.remove(waiter)
             if not waiter[1].done():
                 waiter[1].set_result(self.status)
+        self._report()
+
+    def _report(self) -> None:
+        """Tell the owner the current status (a state change, or news of fresher data)."""
+        self._reported_event_at = self._last_event_at
         if self._on_status is not None:
             try:
                 self._on_status(self.status)
@@ -265,12 +305,17 @@ class UpstreamSession:
             self._set(State.CONNECTING, attempt=attempt)
             self.counters.attempts += 1
             up_since: float | None = None
+            self._went_silent = False
             try:
                 async with connect(self._url, **self._connect_options) as ws:
                     up_since = time.monotonic()
                     await self._on_open(ws)
-                    async for raw in ws:
-                        await self._receive(raw)
+                    watchdog = asyncio.get_running_loop().create_task(self._watch(ws))
+                    try:
+                        async for raw in ws:
+                            await self._receive(raw)
+                    finally:
+                        watchdog.cancel()
                 reason = f"VoIPBIN closed the connection ({ws.close_code})"
             except InvalidStatus as exc:
                 code = exc.response.status_code
@@ -281,7 +326,9 @@ class UpstreamSession:
                     return
                 reason = f"VoIPBIN answered HTTP {code}"
             except ConnectionClosed as exc:
-                if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                if self._went_silent:
+                    reason = f"VoIPBIN fell silent: nothing heard for {self._silence_timeout:g} s"
+                elif exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                     self.counters.oversize += 1
                     reason = "VoIPBIN sent a frame above the size limit"
                 else:
@@ -296,9 +343,12 @@ class UpstreamSession:
                 logger.exception("%s: unexpected error", self.name)
                 reason = f"unexpected error ({type(exc).__name__})"
             finally:
+                if isinstance(self._ws, _HeardConnection) and self._ws.heard_at:
+                    self._heard_at = time.time() - (time.monotonic() - self._ws.heard_at)
                 self._ws = None
                 await self._cancel_hook()
-            if up_since is not None and time.monotonic() - up_since >= self._stable_after:
+            stable = up_since is not None and time.monotonic() - up_since >= self._stable_after
+            if stable and not self._went_silent:  # a silent connection was up, not working
                 attempt = 0
             delay = self.backoff.delay(attempt)
             logger.info("%s: %s; retrying in %.2fs (attempt %d)", self.name, reason, delay, attempt)
@@ -316,8 +366,11 @@ class UpstreamSession:
             self.counters.reconnects += 1
         if self._topics:
             await ws.send(json.dumps({"type": "subscribe", "topics": list(self._topics)}))
-        logger.info("%s: live on %s", self.name, self._safe_url)
-        self._set(State.LIVE, connected_at=time.time())
+        logger.info("%s: connected to %s", self.name, self._safe_url)
+        if self._silent_since is None:
+            self._set(State.LIVE, connected_at=time.time())
+        else:  # after a silence, live only once VoIPBIN is heard from again
+            self._set(State.CONNECTING, reason="connected; waiting to hear from VoIPBIN")
         if self._on_connected is not None:
             self._hook_task = asyncio.get_running_loop().create_task(
                 self._run_hook(reconnected), name=f"upstream:{self.name}:on_connected"
@@ -332,6 +385,36 @@ class UpstreamSession:
             raise
         except Exception:
             logger.exception("%s: on_connected hook failed", self.name)
+            return
+        self._last_event_at = time.time()  # the backfill brought VoIPBIN's state as of now
+        self._report()
+
+    async def _watch(self, ws: _HeardConnection) -> None:
+        """Drop the connection once nothing has been heard for ``silence_timeout`` seconds."""
+        if self._silence_timeout is None:
+            return
+        opened = time.monotonic()
+        ws.heard_at = ws.heard_at or opened
+        while True:
+            await asyncio.sleep(min(1.0, self._silence_timeout / 4))
+            if ws.heard_at > opened:
+                self._heard()
+            quiet = time.monotonic() - ws.heard_at
+            if quiet >= self._silence_timeout:
+                if self._silent_since is None:
+                    self._silent_since = time.time() - quiet
+                self._went_silent = True
+                self.counters.silences += 1
+                logger.warning("%s: nothing heard for %.1f s; reconnecting", self.name, quiet)
+                ws.transport.abort()
+                return
+
+    def _heard(self) -> None:
+        """VoIPBIN spoke on this connection: a session that was silent is live again."""
+        if self._silent_since is not None and self._status.state is State.CONNECTING:
+            self._silent_since = None
+            logger.info("%s: VoIPBIN heard from again; live", self.name)
+            self._set(State.LIVE, connected_at=time.time())
 
     async def _receive(self, raw: str | bytes) -> None:
         try:
@@ -344,7 +427,11 @@ class UpstreamSession:
             self.counters.duplicates += 1
             return
         self.counters.events += 1
-        self._last_event_at = time.time()
+        self._last_event_at = now = time.time()
+        if self._silent_since is not None:
+            self._heard()
+        elif self._reported_event_at is None or now - self._reported_event_at >= self._status_refresh:
+            self._report()  # pages show the newest data's age: keep it within a few seconds
         if self._on_event is None:
             return
         try:

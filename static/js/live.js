@@ -14,8 +14,13 @@
     var mm = h ? String(m).padStart(2, "0") : String(m);
     return (h ? h + ":" : "") + mm + ":" + String(s).padStart(2, "0");
   }
+  // While VoIPBIN is not live (templates/includes/upstream_state.html sets data-as-of), the page's
+  // figures stand as of that moment: their clocks stop instead of counting on as if nothing changed.
   function tick() {
     var now = Date.now() / 1000;
+    var upstream = document.getElementById("upstream-state");
+    var stale = !!(upstream && upstream.dataset.asOf);
+    document.documentElement.classList.toggle("stale", stale);
     document.querySelectorAll("[data-since]").forEach(function (el) {
       var age = now - parseFloat(el.dataset.since);
       el.textContent = age < 2 ? "just now" : seconds(age) + " ago";
@@ -23,6 +28,7 @@
     document.querySelectorAll("[data-until]").forEach(function (el) {
       el.textContent = "in " + seconds(parseFloat(el.dataset.until) - now);
     });
+    if (stale) return;
     document.querySelectorAll("[data-duration-since]").forEach(function (el) {
       el.textContent = clock(now - parseFloat(el.dataset.durationSince));
     });

@@ -57,6 +57,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
         "VOIPBIN_BASE_URL": f"http://127.0.0.1:{sim_port}",
         "UPSTREAM_BACKOFF_CAP": "1",
+        # Silence noticed in seconds, not the production 15 s (tests/e2e/test_gaps.py).
+        "UPSTREAM_SILENCE_SECONDS": "4",
+        "UPSTREAM_PING_INTERVAL": "1",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("VOIPBIN_WS_URL", None)

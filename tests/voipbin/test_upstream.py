@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
 
@@ -242,6 +243,65 @@ async def test_stalled_upstream_is_detected_by_keepalive_and_recovers(sim):
         await live(session, sim)
         call = await new_call(sim)
         await recorder.wait_for(is_call(call["id"]))
+    finally:
+        await session.close()
+
+
+async def test_a_silent_upstream_counts_as_silent_reconnects_and_is_live_once_heard_again(sim):
+    """Nothing heard (the stalled simulator neither sends nor pings nor pongs) for the silence
+    timeout: silent since the last thing heard, reconnecting; not live again on a new connection
+    that is just as quiet, but as soon as VoIPBIN is heard from."""
+    statuses = []
+    session = make_session(
+        sim, Recorder(), ping_interval=0.1, ping_timeout=30, silence_timeout=0.5, on_status=statuses.append
+    )
+    session.start()
+    try:
+        await live(session, sim)
+        assert session.status.silent_since is None
+        await control(sim, "stall", {"enabled": True})
+        stalled_at = time.time()
+        await until(lambda: session.status.silent_since is not None, timeout=3)
+        status = session.status
+        assert status.state is not State.LIVE
+        assert status.silent_since <= stalled_at + 0.2  # the last thing heard, not the detection
+        assert status.heard_at is not None
+        assert session.counters.silences >= 1
+        assert any(s.silent_since and s.state is State.RETRYING for s in statuses)
+        assert "silent" in next(s.reason for s in statuses if s.state is State.RETRYING)
+        await until(lambda: session.counters.silences >= 2, timeout=5)  # the next connection is quiet too
+        assert session.state is not State.LIVE
+        await control(sim, "stall", {"enabled": False})
+        await live(session, sim)
+        assert session.status.silent_since is None
+        call = await new_call(sim)
+        await until(lambda: session.counters.events >= 1)
+        assert session.status.last_event_at >= stalled_at
+        assert call["id"]
+    finally:
+        await session.close()
+
+
+async def test_the_newest_data_age_starts_afresh_after_each_reconnect(sim):
+    """The backfill after a reconnect brings VoIPBIN's state as of then: the owner is told."""
+    statuses = []
+    connected = asyncio.Event()
+
+    async def backfill(session, reconnected):
+        connected.set()
+
+    session = make_session(sim, Recorder(), on_connected=backfill, on_status=statuses.append)
+    session.start()
+    try:
+        await live(session, sim)
+        await until(lambda: statuses[-1].last_event_at is not None)
+        first = statuses[-1].last_event_at
+        connected.clear()
+        await asyncio.sleep(0.05)
+        await control(sim, "drop")
+        await asyncio.wait_for(connected.wait(), 5)
+        await until(lambda: statuses[-1].last_event_at is not None and statuses[-1].last_event_at > first)
+        assert statuses[-1].state is State.LIVE
     finally:
         await session.close()
 
