@@ -53,7 +53,10 @@ _UNKNOWN_ICON = "•"
 
 
 def describe(action_type: str) -> Action:
-    """The label and icon of an action type; an unknown type reads as itself, in words."""
+    """The label and icon of an action type; an unknown type reads as itself, in words. No type:
+    the flow stands at VoIPBIN's start placeholder and has run nothing yet."""
+    if not action_type:
+        return Action(type=action_type, label="Starting", icon="▸")
     label, icon = _KNOWN.get(action_type, ("", _UNKNOWN_ICON))
     if not label:
         label = action_type.replace("_", " ").strip().capitalize() or "Unknown action"

@@ -369,9 +369,13 @@ class UpstreamSession:
         logger.info("%s: connected to %s", self.name, self._safe_url)
         if self._silent_since is None:
             self._set(State.LIVE, connected_at=time.time())
-        else:  # after a silence, live only once VoIPBIN is heard from again
+            self._start_hook()
+        else:  # after a silence, live (and backfilled) only once VoIPBIN is heard from again
             self._set(State.CONNECTING, reason="connected; waiting to hear from VoIPBIN")
+
+    def _start_hook(self) -> None:
         if self._on_connected is not None:
+            reconnected = self.counters.connections > 1
             self._hook_task = asyncio.get_running_loop().create_task(
                 self._run_hook(reconnected), name=f"upstream:{self.name}:on_connected"
             )
@@ -415,6 +419,7 @@ class UpstreamSession:
             self._silent_since = None
             logger.info("%s: VoIPBIN heard from again; live", self.name)
             self._set(State.LIVE, connected_at=time.time())
+            self._start_hook()
 
     async def _receive(self, raw: str | bytes) -> None:
         try:

@@ -47,8 +47,12 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    """Simulator (controls on, scenario paused), the dashboard under daphne and the relay worker."""
+def stack(tmp_path_factory, request) -> Iterator[Stack]:
+    """Simulator (controls on, scenario paused), the dashboard under daphne and the relay worker.
+
+    The simulator speaks VoIPBIN's code (bare) unless the module sets ``SIM_DIALECT``.
+    """
+    dialect = getattr(request.module, "SIM_DIALECT", "bare")
     var = tmp_path_factory.mktemp("var")
     sim_port, web_port = free_port(), free_port()
     env = {
@@ -70,7 +74,16 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     processes = [
         subprocess.Popen(
-            [*manage, "voipbin_sim", "--port", str(sim_port), "--controls", "--no-scenario"],
+            [
+                *manage,
+                "voipbin_sim",
+                "--port",
+                str(sim_port),
+                "--controls",
+                "--no-scenario",
+                "--dialect",
+                dialect,
+            ],
             env=env,
             cwd=ROOT,
         )

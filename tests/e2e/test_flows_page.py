@@ -20,7 +20,8 @@ def start_flow(stack, call_id: str) -> str:
     record = activeflow_record(
         activeflow_id=flow_id, customer_id=DEMO_CUSTOMER_ID, flow_id=DEMO_FLOW_ID, call_id=call_id
     )
-    stack.sim("POST", "/_sim/inject", json={"resource": "activeflow", "data": record})
+    stack.sim("POST", "/_sim/inject", json={"resource": "activeflow", "data": record})  # at the start
+    move(stack, flow_id, "answer", executed=[])  # its first action at once, as the scenario's flows
     return flow_id
 
 

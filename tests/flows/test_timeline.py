@@ -111,7 +111,8 @@ def test_a_current_action_with_no_step_yet_is_current_without_a_time():
         ("play", "Playing a message"),
         ("hangup", "Hanging up"),
         ("ai_talk_summary", "Ai talk summary"),  # unknown to us: the type itself, in words
-        ("", "Unknown action"),
+        ("", "Starting"),  # VoIPBIN's start placeholder: nothing run yet
+        ("  ", "Unknown action"),
     ],
 )
 def test_action_types_read_as_words_with_an_icon(action_type, label):
