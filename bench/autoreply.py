@@ -29,6 +29,7 @@ from typing import Any
 from harness import (
     HARNESS,
     QUIET_SECONDS,
+    SIM_DIALECT,
     Figures,
     Stack,
     base_parser,
@@ -55,7 +56,7 @@ class TimedSim(SimServer):
     """The simulator, stamping each accepted reply POST on the harness's clock, by its destination."""
 
     def __init__(self) -> None:
-        super().__init__(controls=True, scenario=False)
+        super().__init__(controls=True, scenario=False, dialect=SIM_DIALECT)
         self.replied_at: dict[str, float] = {}
         self.replies: Counter[str] = Counter()  # more than one for a sender would be a double reply
 

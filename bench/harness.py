@@ -318,6 +318,12 @@ class SimControl:
         raise HarnessError(f"the simulator still has open sockets {within:.0f}s after a phase ended")
 
 
+SIM_DIALECT = "tutorial"
+"""The benchmarks' simulator speaks the tutorial's dialect: the direct-subscription baseline is the
+tutorial's client (one frame per event with ``*``), and the figures stay comparable with their
+history. Under VoIPBIN's code dialect every event arrives twice (two topics) and is de-duplicated."""
+
+
 def customer_topic(resource: str) -> str:
     """The tutorial's subscription for every ``resource`` event of the demo customer."""
     return f"customer_id:{DEMO_CUSTOMER_ID}:{resource}:*"
@@ -481,6 +487,7 @@ class Stack:
             return str(self._sim_server.url)
         port = free_port()
         command = [sys.executable, "-m", "dashboard.simulator", "--host", HOST, "--port", str(port)]
+        command += ["--dialect", SIM_DIALECT]
         self.spawn("simulator", [*command, "--controls", "--no-scenario"], env={**os.environ})
         await self.wait_port(port, "simulator")
         return f"http://{HOST}:{port}"

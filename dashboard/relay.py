@@ -43,7 +43,7 @@ from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event, note_state_changed
-from dashboard.models import User
+from dashboard.models import Account, User
 from dashboard.notices import Notice, NoticeMemory, notices_for, shown_to
 from dashboard.pages import PAGES
 from dashboard.queues import backfill as queues_backfill
@@ -386,11 +386,7 @@ class Hub:
                     await self.deliver(user_pk, event, backfilled=True)
                 if resource in reconcile.LISTS:
                     found = reconcile.listing(resource, items, limit=BACKFILL_LIMIT, fetched_at=fetched_at)
-                    ghosts = await database_sync_to_async(reconcile.settle_ghosts)(
-                        found, entry.user.customer_id
-                    )
-                    for event in ghosts:
-                        await self.deliver(user_pk, event, backfilled=True)
+                    await self._settle(user_pk, entry.user.customer_id, found)
         else:  # an agent may fetch only itself (GET /me): its tags tell its queues
             try:
                 async with rest_client(token=entry.user.voipbin_token) as client:
@@ -400,8 +396,31 @@ class Hub:
                 events = []
             for event in events:
                 await self.deliver(user_pk, event, backfilled=True)
+            await self._settle_with_account(user_pk, entry.user.customer_id)
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
+
+    async def _settle(self, user_pk: int, customer_id: str, found: reconcile.Listing) -> None:
+        """End what state holds as active but VoIPBIN no longer lists as active (no ghosts)."""
+        for event in await database_sync_to_async(reconcile.settle_ghosts)(found, customer_id):
+            await self.deliver(user_pk, event, backfilled=True)
+
+    async def _settle_with_account(self, user_pk: int, customer_id: str) -> None:
+        """VoIPBIN lists nothing to an agent: the customer's account (its access key), if one is
+        configured, says which calls, callers and flows are still active."""
+        account = await Account.objects.filter(customer_id=customer_id, enabled=True).afirst()
+        if account is None:
+            return
+        fetched_at = timezone.now()
+        try:
+            async with rest_client(accesskey=account.access_key) as client:
+                lists = [(name, await client.list(name, limit=BACKFILL_LIMIT)) for name in reconcile.LISTS]
+        except VoipbinError as exc:
+            logger.warning("reconciling for user %s with %s failed: %s", user_pk, account, exc)
+            return
+        for name, items in lists:
+            found = reconcile.listing(name, items, limit=BACKFILL_LIMIT, fetched_at=fetched_at)
+            await self._settle(user_pk, customer_id, found)
 
     async def _resync_local(self, user_pk: int) -> None:
         entry = self.sessions.get(user_pk)

@@ -13,9 +13,18 @@ from django.utils import timezone
 
 from dashboard.flows.state import apply_activeflow
 from dashboard.live import apply_event
-from dashboard.models import SETTLED, SETTLED_REASON, Activeflow, ActiveflowStep, Call, Message, Queuecall
+from dashboard.models import (
+    SETTLED,
+    SETTLED_REASON,
+    Account,
+    Activeflow,
+    ActiveflowStep,
+    Call,
+    Message,
+    Queuecall,
+)
 from dashboard.queues.backfill import backfill_account
-from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, SALES_QUEUE_ID
+from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_AGENT1_ID, DEMO_CUSTOMER_ID, SALES_QUEUE_ID
 from dashboard.simulator.frames import Dialect, render
 from dashboard.simulator.resources import START_ACTION_ID, ZERO_ID, public_view, with_target_status
 from dashboard.voipbin.events import normalize
@@ -180,3 +189,38 @@ async def test_a_row_newer_than_the_listing_is_not_settled(sim):
     only_the_future = {"id": "x", "status": "hangup", "tm_create": "2999-01-01T00:00:00Z"}
     partial = Listing("call", [only_the_future], complete=False, fetched_at=timezone.now())
     assert await database_sync_to_async(settle_ghosts)(partial, DEMO_CUSTOMER_ID) == []
+
+
+@pytest.mark.parametrize("configured", [True, False])
+async def test_an_agents_ghost_call_is_settled_through_the_accounts_key_when_one_is_configured(
+    sim, relay_hub, make_persona, configured
+):
+    """VoIPBIN lists nothing to an agent: only the account's access key can tell what is over."""
+    if configured:
+        await Account.objects.acreate(
+            name="Acme", customer_id=DEMO_CUSTOMER_ID, access_key=DEMO_ACCESS_KEY, numbers=["+15555550102"]
+        )
+    agent = await make_persona("agent1")
+    page = socket(agent)
+    assert (await page.connect())[0]
+    try:
+        await live(page, sim)
+        call = sim.create_call(
+            customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="progressing", owner_id=DEMO_AGENT1_ID
+        )
+        await receive_until(page, f'id="call-{call["id"]}"')
+        sim.set_refusal(503)
+        sim.drop_connections()
+        await until(lambda: not sim.stats()["open_connections"])
+        sim.delete("call", call["id"])
+        sim.set_refusal(None)
+        await live(page, sim)
+        if configured:
+            await until(lambda: Call.objects.filter(pk=call["id"], status="hangup").aexists(), timeout=10)
+            row = await Call.objects.aget(pk=call["id"])
+            assert row.hangup_reason == SETTLED_REASON
+        else:  # nothing can tell: the row stays as VoIPBIN last described it
+            await asyncio.sleep(0.5)
+            assert (await Call.objects.aget(pk=call["id"])).status == "progressing"
+    finally:
+        await page.disconnect()
