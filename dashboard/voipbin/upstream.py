@@ -106,6 +106,11 @@ class _HeardConnection(ClientConnection):
         self.heard_at = time.monotonic()
         super().data_received(data)
 
+    @property
+    def heard_at_wall(self) -> float | None:
+        """``heard_at`` as a ``time.time()`` value, for pages; None before anything arrived."""
+        return time.time() - (time.monotonic() - self.heard_at) if self.heard_at else None
+
 
 def ws_url_with_credentials(url: str, *, token: str | None = None, accesskey: str | None = None) -> str:
     """The upgrade URL; ``token`` and ``accesskey`` are different parameters (VOIPBIN.md §1)."""
@@ -176,7 +181,7 @@ class UpstreamSession:
         self._deduper = Deduper() if dedupe else None
         self.counters = Counters()
         self._status = SessionStatus(name=name, state=State.IDLE, counters=self.counters)
-        self._ws: ClientConnection | None = None
+        self._ws: _HeardConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._hook_task: asyncio.Task[None] | None = None
         self._last_event_at: float | None = None
@@ -191,13 +196,10 @@ class UpstreamSession:
     @property
     def status(self) -> SessionStatus:
         ws = self._ws
-        heard_at = self._heard_at
-        if isinstance(ws, _HeardConnection) and ws.heard_at:
-            heard_at = time.time() - (time.monotonic() - ws.heard_at)
         return replace(
             self._status,
             last_event_at=self._last_event_at,
-            heard_at=heard_at,
+            heard_at=(ws.heard_at_wall if ws is not None else None) or self._heard_at,
             silent_since=self._silent_since,
         )
 
@@ -343,8 +345,8 @@ class UpstreamSession:
                 logger.exception("%s: unexpected error", self.name)
                 reason = f"unexpected error ({type(exc).__name__})"
             finally:
-                if isinstance(self._ws, _HeardConnection) and self._ws.heard_at:
-                    self._heard_at = time.time() - (time.monotonic() - self._ws.heard_at)
+                if self._ws is not None:
+                    self._heard_at = self._ws.heard_at_wall or self._heard_at
                 self._ws = None
                 await self._cancel_hook()
             stable = up_since is not None and time.monotonic() - up_since >= self._stable_after
@@ -358,7 +360,7 @@ class UpstreamSession:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _on_open(self, ws: ClientConnection) -> None:
+    async def _on_open(self, ws: _HeardConnection) -> None:
         self._ws = ws
         reconnected = self.counters.connections > 0
         self.counters.connections += 1
