@@ -190,3 +190,34 @@ def test_admin_never_shows_the_access_key_and_a_blank_one_keeps_it(admin_client,
     account.refresh_from_db()
     assert account.access_key == DEMO_ACCESS_KEY
     assert account.numbers == ["+15555550102"]
+
+
+async def test_the_relay_tells_walls_when_the_accounts_voipbin_session_falls_silent(
+    sim, account, relays, settings
+):
+    """With the relay worker keeping the account sessions, web processes learn of a silence through
+    the channel layer (``account.status``), as they learn of changes (``account.changed``)."""
+    from channels.layers import get_channel_layer
+
+    from dashboard.walls.feed import account_group
+
+    settings.UPSTREAM_SILENCE_SECONDS, settings.UPSTREAM_PING_INTERVAL = 0.5, 0.1
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(account_group(account.pk), channel)
+    await start_relay(sim, relays)
+
+    async def next_status(wanted) -> dict:
+        while True:
+            message = await asyncio.wait_for(layer.receive(channel), 5)
+            if message["type"] == "account.status" and wanted(message["upstream"]):
+                return message["upstream"]
+
+    await next_status(lambda upstream: upstream["live"])
+    sim.set_stalled(True)
+    silent = await next_status(lambda upstream: upstream["silent_since"] is not None)
+    assert not silent["live"]
+    assert silent["heard_at"] >= silent["silent_since"] - 0.01  # the last thing heard: when it fell silent
+    sim.set_stalled(False)
+    back = await next_status(lambda upstream: upstream["live"])
+    assert back["silent_since"] is None

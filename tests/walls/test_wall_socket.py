@@ -108,6 +108,24 @@ async def test_wall_queue_panel_counts_a_caller_waiting_with_nobody_signed_in(fe
     await communicator.disconnect()
 
 
+async def test_a_wall_says_when_voipbin_falls_silent_and_when_it_is_back(feed, account, link, sim, settings):
+    """Nobody signed in: the account's own session is the wall's only news of VoIPBIN."""
+    settings.UPSTREAM_SILENCE_SECONDS, settings.UPSTREAM_PING_INTERVAL = 0.5, 0.1
+    communicator = wall_socket(link)
+    assert (await communicator.connect())[0]
+    await until(lambda: any(c["topics"] for c in sim.stats()["open_connections"]))
+    sim.set_stalled(True)
+    html = await receive_until(communicator, "VoIPBIN silent since")
+    assert "data-as-of=" in html  # wall.js stops the waits and ages with the figures
+    assert "figures as of" in html
+    sim.set_stalled(False)
+    html = await receive_until(communicator, 'id="wall-updated"', timeout=5)
+    while "silent" in html:
+        html = await receive_until(communicator, 'id="wall-updated"', timeout=5)
+    assert "data-as-of=" not in html
+    await communicator.disconnect()
+
+
 async def test_a_queues_only_wall_never_receives_the_inbox(feed, account, sim):
     """What a link does not show is not sent either: a lobby screen's socket carries no SMS texts."""
     from dashboard.models import Message
