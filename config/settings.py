@@ -220,10 +220,10 @@ UPSTREAM_BACKOFF_BASE = env_float("UPSTREAM_BACKOFF_BASE", 0.5, minimum=0.01)
 UPSTREAM_BACKOFF_CAP = env_float("UPSTREAM_BACKOFF_CAP", 30.0, minimum=0.1)
 UPSTREAM_STABLE_AFTER = env_float("UPSTREAM_STABLE_AFTER", 10.0, minimum=0)
 UPSTREAM_MAX_FRAME_BYTES = env_int("UPSTREAM_MAX_FRAME_BYTES", 1 << 20, minimum=1024)
+# VoIPBIN pings every 10 s and we every UPSTREAM_PING_INTERVAL (its pongs are heard too): this long
+# without hearing a thing, a connection counts as silent (pages say so and stop their clocks) and is
+# replaced. Silence is the one judge of a dead connection: a lost pong alone closes nothing.
 UPSTREAM_PING_INTERVAL = env_float("UPSTREAM_PING_INTERVAL", 5.0, minimum=0.05)
-UPSTREAM_PING_TIMEOUT = env_float("UPSTREAM_PING_TIMEOUT", 20.0, minimum=0.05)
-# VoIPBIN pings every 10 s and we every UPSTREAM_PING_INTERVAL: this long without hearing a thing, the
-# connection counts as silent (pages say so and stop their clocks) and is replaced.
 UPSTREAM_SILENCE_SECONDS = env_float("UPSTREAM_SILENCE_SECONDS", 15.0, minimum=0.1)
 
 LOGGING = {

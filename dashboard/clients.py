@@ -37,6 +37,5 @@ def session_options() -> dict[str, Any]:
         "stable_after": settings.UPSTREAM_STABLE_AFTER,
         "max_size": settings.UPSTREAM_MAX_FRAME_BYTES,
         "ping_interval": settings.UPSTREAM_PING_INTERVAL,
-        "ping_timeout": settings.UPSTREAM_PING_TIMEOUT,
         "silence_timeout": settings.UPSTREAM_SILENCE_SECONDS,
     }

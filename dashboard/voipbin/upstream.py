@@ -8,9 +8,10 @@ calls ``on_connected`` so its owner can backfill the gap over REST. A 401 or
 403 on the upgrade means the credentials are no good: the session stops and
 says why instead of retrying forever. Bad frames are counted, never raised.
 
-VoIPBIN pings every 10 s. A connection that hears nothing at all (no frame, no ping, no pong)
-for ``silence_timeout`` seconds is silent: the session drops it, reconnects, and reports itself
-silent (``silent_since``) until the new connection is heard from.
+VoIPBIN pings every 10 s, and the session pings every ``ping_interval`` (without waiting on each
+pong, unless ``ping_timeout`` is given). A connection that hears nothing at all (no frame, no ping,
+no pong) for ``silence_timeout`` seconds is silent: the session drops it, reconnects, and reports
+itself silent (``silent_since``) until a new connection is heard from.
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class SessionStatus:
     heard_at: float | None = None  # time.time() anything last arrived: what pages show is as of then
     silent_since: float | None = None  # time.time() VoIPBIN was last heard, while it counts as silent
     counters: Counters = field(default_factory=Counters)
+
+    @property
+    def as_of(self) -> float | None:
+        """What pages show stands as of this ``time.time()``: the last thing heard before a silence."""
+        return self.silent_since or self.heard_at
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,7 +156,7 @@ class UpstreamSession:
         max_size: int = 1 << 20,
         open_timeout: float = 10.0,
         ping_interval: float | None = 20.0,
-        ping_timeout: float | None = 20.0,
+        ping_timeout: float | None = None,
         close_timeout: float = 2.0,
         silence_timeout: float | None = 15.0,
         status_refresh: float = 5.0,
@@ -189,6 +195,7 @@ class UpstreamSession:
         self._heard_at: float | None = None
         self._silent_since: float | None = None
         self._went_silent = False  # the current connection was dropped for silence
+        self._live_since: float | None = None  # time.monotonic() the current connection went live
         self._waiters: list[tuple[frozenset[State], asyncio.Future[SessionStatus]]] = []
 
     # -- observing ---------------------------------------------------------------------------
@@ -306,11 +313,10 @@ class UpstreamSession:
         while True:
             self._set(State.CONNECTING, attempt=attempt)
             self.counters.attempts += 1
-            up_since: float | None = None
+            self._live_since = None
             self._went_silent = False
             try:
                 async with connect(self._url, **self._connect_options) as ws:
-                    up_since = time.monotonic()
                     await self._on_open(ws)
                     watchdog = asyncio.get_running_loop().create_task(self._watch(ws))
                     try:
@@ -349,8 +355,8 @@ class UpstreamSession:
                     self._heard_at = self._ws.heard_at_wall or self._heard_at
                 self._ws = None
                 await self._cancel_hook()
-            stable = up_since is not None and time.monotonic() - up_since >= self._stable_after
-            if stable and not self._went_silent:  # a silent connection was up, not working
+            # Stable: live (connected and, after a silence, heard from) for long enough.
+            if self._live_since is not None and time.monotonic() - self._live_since >= self._stable_after:
                 attempt = 0
             delay = self.backoff.delay(attempt)
             logger.info("%s: %s; retrying in %.2fs (attempt %d)", self.name, reason, delay, attempt)
@@ -370,6 +376,7 @@ class UpstreamSession:
             await ws.send(json.dumps({"type": "subscribe", "topics": list(self._topics)}))
         logger.info("%s: connected to %s", self.name, self._safe_url)
         if self._silent_since is None:
+            self._live_since = time.monotonic()
             self._set(State.LIVE, connected_at=time.time())
             self._start_hook()
         else:  # after a silence, live (and backfilled) only once VoIPBIN is heard from again
@@ -420,6 +427,7 @@ class UpstreamSession:
         if self._silent_since is not None and self._status.state is State.CONNECTING:
             self._silent_since = None
             logger.info("%s: VoIPBIN heard from again; live", self.name)
+            self._live_since = time.monotonic()
             self._set(State.LIVE, connected_at=time.time())
             self._start_hook()
 

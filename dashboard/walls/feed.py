@@ -54,6 +54,7 @@ def upstream_summary(status: SessionStatus) -> dict[str, Any]:
         "live": status.state is State.LIVE,
         "heard_at": status.heard_at,
         "silent_since": status.silent_since,
+        "as_of": status.as_of,
     }
 
 

@@ -18,6 +18,7 @@
     // VoIPBIN not live (the stamp carries data-as-of): waits and ages stand still with the figures.
     var stale = !!document.querySelector("#wall-updated[data-as-of]");
     document.documentElement.classList.toggle("stale", stale);
+    showOpen(stale);
     if (stale) return;
     document.querySelectorAll("[data-age-since]").forEach(function (el) {
       el.textContent = seconds(t - parseFloat(el.dataset.ageSince));
@@ -43,7 +44,15 @@
       el.querySelector(".label").textContent = label;
     });
   }
-  document.addEventListener("htmx:wsOpen", function () { connection("open", "●", "Live"); });
+  // "Live" only while both hold: this page's socket is open and VoIPBIN is heard (see tick).
+  var socketOpen = false;
+  function showOpen(stale) {
+    if (socketOpen) connection(stale ? "stale" : "open", stale ? "◌" : "●", stale ? "Waiting for VoIPBIN" : "Live");
+  }
+  document.addEventListener("htmx:wsOpen", function () {
+    socketOpen = true;
+    showOpen(!!document.querySelector("#wall-updated[data-as-of]"));
+  });
 
   // htmx retries by itself after 1006/1011/1012/1013. After any other close (a server restart
   // says 1001) wait until the server answers again, then load the page afresh: it re-renders
@@ -59,6 +68,7 @@
   }
   document.addEventListener("htmx:wsClose", function (e) {
     var code = e.detail && e.detail.event && e.detail.event.code;
+    socketOpen = false;
     connection("closed", "↻", "Reconnecting…");
     if ([1006, 1011, 1012, 1013].indexOf(code) < 0) {
       setTimeout(waitForServer, 1000 + Math.random() * 2000);

@@ -32,8 +32,10 @@ def test_a_silent_voipbin_is_said_in_words_stops_the_clocks_and_comes_back_live(
     state = page.locator("#upstream-state")
     stack.sim("POST", "/_sim/stall", json={"enabled": True})
     try:
-        expect(state).to_contain_text("VoIPBIN silent since", timeout=8_000)  # 4 s of silence, then said
-        expect(state).to_contain_text(re.compile(r"figures as of \d\d:\d\d:\d\d"))
+        # 4 s of silence, then said; the figures stand as of the last thing heard
+        expect(state).to_contain_text(
+            re.compile(r"VoIPBIN silent since \d\d:\d\d:\d\d: figures as of then"), timeout=8_000
+        )
         expect(page.locator("html")).to_have_class(re.compile(r"\bstale\b"))
         frozen = timer.text_content()
         page.wait_for_timeout(2_500)
@@ -44,3 +46,30 @@ def test_a_silent_voipbin_is_said_in_words_stops_the_clocks_and_comes_back_live(
     expect(state).to_contain_text("VoIPBIN Live", timeout=15_000)
     expect(page.locator("html")).not_to_have_class(re.compile(r"\bstale\b"))
     expect(timer).not_to_have_text(frozen, timeout=3_000)
+
+
+def test_a_wall_says_voipbin_is_silent_instead_of_live_and_recovers(stack, page, browser):
+    sign_in(page, stack, "admin")
+    page.goto(stack.web_url + "/walls/")
+    page.get_by_label("Name").fill("Silence TV")
+    page.get_by_role("button", name="Create link").click()
+    link = page.get_by_label("New wall display link").input_value()
+    wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        wall = wall_context.new_page()
+        wall.goto(link)
+        connection = wall.locator("[data-wall-connection]")
+        expect(connection).to_have_attribute("data-wall-connection", "open", timeout=10_000)
+        stamp = wall.locator("#wall-updated")
+        stack.sim("POST", "/_sim/stall", json={"enabled": True})
+        try:
+            expect(stamp).to_contain_text(re.compile(r"VoIPBIN silent since \d\d:\d\d:\d\d"), timeout=8_000)
+            expect(connection).to_contain_text("Waiting for VoIPBIN")  # never "Live" beside it
+            expect(connection).to_have_attribute("data-wall-connection", "stale")
+            expect(wall.locator("html")).to_have_class(re.compile(r"\bstale\b"))
+        finally:
+            stack.sim("POST", "/_sim/stall", json={"enabled": False})
+        expect(connection).to_contain_text("Live", timeout=15_000)
+        expect(stamp).not_to_contain_text("silent")
+    finally:
+        wall_context.close()
