@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
 from dashboard.flows import state as flows_state
-from dashboard.models import Account, Call, Message
+from dashboard.models import Account, Call, Message, merged_data
 from dashboard.queues import state as queues_state
 from dashboard.voipbin.events import Event, newer_than
 
@@ -78,7 +78,7 @@ def _apply_call(event: Event) -> Change | None:
         # As new as the row: another process (or the relay worker) stored this state first, and this
         # process's pages have not seen it yet. Repeats within a process never get here (event key).
         return Change("call", row, created=False)
-    data: dict[str, Any] = {**row.data, **event.data}
+    data = merged_data(row.data, event.data)
     fields = _call_fields(event, data)
     if fields is None:
         return None

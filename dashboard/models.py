@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -73,6 +74,15 @@ SETTLED = "dashboard_settled"
 """Set in a row's data when the dashboard ended it because VoIPBIN no longer listed it as active
 (``dashboard.reconcile``): it ended while nobody was listening, we do not know how."""
 SETTLED_REASON = "ended while disconnected"
+
+
+def merged_data(stored: dict[str, Any], incoming: Mapping[str, Any]) -> dict[str, Any]:
+    """What an event carries over what we knew. A row we settled that VoIPBIN speaks of again is no
+    longer settled: its news replaces our guess."""
+    data = {**stored, **incoming}
+    if SETTLED not in incoming:
+        data.pop(SETTLED, None)
+    return data
 
 
 class LiveQuerySet(models.QuerySet):

@@ -224,3 +224,20 @@ async def test_an_agents_ghost_call_is_settled_through_the_accounts_key_when_one
             assert (await Call.objects.aget(pk=call["id"])).status == "progressing"
     finally:
         await page.disconnect()
+
+
+async def test_real_news_of_a_settled_call_replaces_the_guess(sim):
+    """Settled too early (a list that missed it): VoIPBIN's own later word wins, and the mark goes."""
+    from dashboard.reconcile import Listing, settle_ghosts
+
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="progressing")
+    await database_sync_to_async(apply_event)(normalize(frame(sim, "call", call["id"])))
+    listing = Listing("call", [], complete=True, fetched_at=timezone.now())
+    for event in await database_sync_to_async(settle_ghosts)(listing, DEMO_CUSTOMER_ID):
+        await database_sync_to_async(apply_event)(event)
+    assert (await Call.objects.aget(pk=call["id"])).hangup_reason == SETTLED_REASON
+    sim.set_call_status(call["id"], "hangup", hangup_by="remote", hangup_reason="busy")
+    await database_sync_to_async(apply_event)(normalize(frame(sim, "call", call["id"])))
+    row = await Call.objects.aget(pk=call["id"])
+    assert (row.status, row.hangup_reason, row.hangup_by) == ("hangup", "busy", "remote")
+    assert SETTLED not in row.data

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
-from dashboard.models import Activeflow, ActiveflowStep, Call
+from dashboard.models import Activeflow, ActiveflowStep, Call, merged_data
 from dashboard.voipbin.events import RESERVED_ACTION_IDS, Event, newer_than, parse_time
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def apply_activeflow(event: Event) -> Change | None:
                 created = changed = True
         candidate, current = _stamped(data, at), _stamped(row.data, row.tm_update)
         if not created and newer_than(candidate, current):
-            merged = {**row.data, **data}
+            merged = merged_data(row.data, data)
             fields = _fields(event, merged, at=at, previous=row)
             if fields is not None:
                 for name, value in fields.items():

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
-from dashboard.models import SETTLED, Agent, LiveResource, Queue, Queuecall
+from dashboard.models import SETTLED, Agent, LiveResource, Queue, Queuecall, merged_data
 from dashboard.queues.stats import shares_tag
 from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
 from dashboard.voipbin.topics import format_topic, resource_topics
@@ -105,7 +105,7 @@ def _upsert(model: type[Row], event: Event, fields_of: Fields) -> _Upserted | No
         # Exactly as new as the row: another process stored it first and this one's pages have not
         # shown it yet (see dashboard.live); report it, write nothing. Stale: nothing to report.
         return _Upserted(row, created=False, changed=not newer_than(row.data, event.data))
-    data = {**row.data, **event.data}
+    data = merged_data(row.data, event.data)
     fields = fields_of(data, row)
     if fields is None:
         return None
