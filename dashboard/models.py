@@ -329,7 +329,7 @@ class Message(LiveResource):
                 except IntegrityError:
                     row = cls.objects.select_for_update().get(pk=event.resource_id)
             if newer_than(event.data, row.data):
-                row.data = {**row.data, **event.data}
+                row.data = merged_data(row.data, event.data)
                 for name, value in _message_fields(row.data).items():
                     if value or name != "customer_id":
                         setattr(row, name, value)
