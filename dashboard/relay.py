@@ -397,6 +397,9 @@ class Hub:
             for event in events:
                 await self.deliver(user_pk, event, backfilled=True)
             await self._settle_with_account(user_pk, entry.user.customer_id)
+        # Other writers (the relay worker, other processes' backfills) may have settled or changed
+        # rows meanwhile without an event reaching this process: the resync renders afresh.
+        note_state_changed()
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
 

@@ -241,3 +241,29 @@ async def test_real_news_of_a_settled_call_replaces_the_guess(sim):
     row = await Call.objects.aget(pk=call["id"])
     assert (row.status, row.hangup_reason, row.hangup_by) == ("hangup", "busy", "remote")
     assert SETTLED not in row.data
+
+
+async def test_a_row_settled_by_another_process_shows_after_the_next_backfill(sim, relay_hub, make_persona):
+    """The relay worker (another process) may settle a ghost first: no event reaches this process,
+    so the resync after this user's own backfill is what shows it."""
+    manager = await make_persona("manager")
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="progressing")
+    page = socket(manager)
+    assert (await page.connect())[0]
+    try:
+        await live(page, sim)
+        await receive_until(page, f'id="call-{call["id"]}"')
+        sim.set_refusal(503)
+        sim.drop_connections()
+        await until(lambda: not sim.stats()["open_connections"])
+        sim.delete("call", call["id"])
+        row = await Call.objects.aget(pk=call["id"])  # what another process's backfill wrote
+        settled = {**row.data, "status": "hangup", SETTLED: True}
+        await Call.objects.filter(pk=call["id"]).aupdate(
+            status="hangup", hangup_reason=SETTLED_REASON, tm_hangup=timezone.now(), data=settled
+        )
+        sim.set_refusal(None)
+        html = await receive_until(page, SETTLED_REASON, timeout=10)
+        assert f'id="call-{call["id"]}"' in html
+    finally:
+        await page.disconnect()
