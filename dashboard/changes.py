@@ -6,10 +6,14 @@ Its own module so that every resource's apply code (``dashboard.live``, ``dashbo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dashboard.models import LiveResource
 from dashboard.voipbin.topics import resource_topics
+
+if TYPE_CHECKING:
+    from dashboard.calls.conversations import Conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +23,19 @@ class Change:
     resource: str
     row: LiveResource
     created: bool
+    also: tuple[str, ...] = ()
+    """Topics the dashboard adds: its conversation's (``dashboard.calls.state.routed``)."""
+    conversation: Conversation | None = field(default=None, compare=False)
+    """The caller's conversation this change is part of, as it stands after the change."""
 
     @property
     def topics(self) -> list[str]:
-        """The topics under which VoIPBIN publishes this row (page sockets filter on them)."""
-        return resource_topics(
+        """The topics under which VoIPBIN publishes this row, and those the dashboard adds (page sockets
+        filter on them)."""
+        own = resource_topics(
             resource=self.resource,
             resource_id=self.row.pk,
             customer_id=self.row.customer_id,
             owner_agent_id=self.row.owner_agent_id,
         )
+        return own + [topic for topic in self.also if topic not in own]

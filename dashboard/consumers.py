@@ -138,9 +138,8 @@ class LiveConsumer(PushConsumer):
             return
         entry = await get_hub().attach(self)
         await self.resync()
-        self.offer(
-            entry.last_state_html or render_upstream_state(entry.upstream.status if entry.upstream else None)
-        )
+        status = entry.upstream.status if entry.upstream else None
+        self.offer(entry.last_state_html or render_upstream_state(status, no_account=entry.fed is False))
 
     async def release(self) -> None:
         if hasattr(self, "user"):  # accepted: it may be in the hub and watching its session

@@ -3,7 +3,10 @@
 A row changes only when the event is newer than what the row holds (by
 ``tm_update``, then by how far along its life the resource is), so duplicates
 and late, out-of-order deliveries cannot regress it. Tutorial events may carry
-only part of a resource; what they carry is merged over what we know.
+only part of a resource; what they carry is merged over what we know. Each
+resource's rules live with it (``dashboard.calls.state``, ``dashboard.flows.state``,
+``dashboard.queues.state``; messages here); every change is then routed to its
+caller's conversation (``dashboard.calls.state.routed``).
 
 An event exactly as new as the row is still reported as a change (nothing is written): with
 several processes sharing the database, the first to apply an event is not the only one whose
@@ -13,13 +16,13 @@ pages must show it.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from dashboard.calls import state as calls_state
 from dashboard.changes import Change
 from dashboard.flows import state as flows_state
-from dashboard.models import Account, Call, Message, merged_data
+from dashboard.models import Account, Message
 from dashboard.queues import state as queues_state
 from dashboard.voipbin.events import Event, newer_than
 
@@ -43,14 +46,15 @@ def note_state_changed() -> None:
 def apply_event(event: Event) -> Change | None:
     """Apply one event to live state; None when it changes nothing (duplicate, stale, not ours)."""
     change = _apply(event)
-    if change is not None:
-        note_state_changed()
-    return change
+    if change is None:
+        return None
+    note_state_changed()
+    return calls_state.routed(change)
 
 
 def _apply(event: Event) -> Change | None:
     if event.resource == "call" and event.resource_id:
-        return _apply_call(event)
+        return calls_state.apply_call(event)
     if event.resource == "message" and event.resource_id:
         return _apply_message(event)
     if event.resource == "activeflow" and event.resource_id:
@@ -58,55 +62,6 @@ def _apply(event: Event) -> Change | None:
     if event.resource in queues_state.APPLY and event.resource_id:
         return queues_state.APPLY[event.resource](event)
     return None
-
-
-@transaction.atomic
-def _apply_call(event: Event) -> Change | None:
-    row = Call.objects.select_for_update().filter(pk=event.resource_id).first()
-    if row is None:
-        fields = _call_fields(event, dict(event.data))
-        if fields is None:
-            return None
-        created = _insert_call(event, fields)
-        if created is not None:
-            return Change("call", created, created=True)
-        # Another process created it a moment ago: lock it and treat this event as an update.
-        row = Call.objects.select_for_update().get(pk=event.resource_id)
-    if not newer_than(event.data, row.data):
-        if newer_than(row.data, event.data):
-            return None  # stale: the row has moved on
-        # As new as the row: another process (or the relay worker) stored this state first, and this
-        # process's pages have not seen it yet. Repeats within a process never get here (event key).
-        return Change("call", row, created=False)
-    data = merged_data(row.data, event.data)
-    fields = _call_fields(event, data)
-    if fields is None:
-        return None
-    if row.tm_answer and "tm_progressing" not in event.data:
-        fields["tm_answer"] = row.tm_answer  # the first answer time stays
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.data = data
-    row.save()
-    return Change("call", row, created=False)
-
-
-def _insert_call(event: Event, fields: dict[str, Any]) -> Call | None:
-    """Insert the row, or None when it exists already (two workers racing on the same new call)."""
-    try:
-        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
-            return Call.objects.create(pk=event.resource_id, data=dict(event.data), **fields)
-    except IntegrityError:
-        return None
-
-
-def _call_fields(event: Event, data: dict[str, Any]) -> dict[str, Any] | None:
-    fields = Call.fields_from(data)
-    fields["customer_id"] = fields["customer_id"] or event.customer_id or ""
-    if not fields["customer_id"]:
-        logger.warning("call %s without a customer id skipped", event.resource_id)
-        return None
-    return fields
 
 
 @transaction.atomic

@@ -116,8 +116,14 @@ def _address(value: Any) -> tuple[str, str]:
 
 
 class Call(LiveResource):
+    """One call leg. A caller's conversation is the customer's call (``master_call_id`` empty) and the
+    agent legs VoIPBIN dials for it (``master_call_id`` = the customer's call): ``dashboard.calls``."""
+
     ENDED = ("hangup",)
 
+    master_call_id = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The customer's call this agent leg serves"
+    )
     direction = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=128, blank=True)
     source_name = models.CharField(max_length=128, blank=True)
@@ -159,6 +165,7 @@ class Call(LiveResource):
             else "",
             "status": "progressing" if status == "answered" else status,
             "tm_update": changed_at(data),
+            "master_call_id": str(data.get("master_call_id") or ""),
             "direction": str(data.get("direction") or ""),
             "source": source,
             "source_name": source_name,

@@ -36,6 +36,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard import reconcile
+from dashboard.accountfeed import AccountFeeds
 from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
@@ -75,6 +76,7 @@ BACKFILL_LIMIT = 200
 # later than that applies again, which changes nothing (the row is as new) and costs a render.
 _APPLIED_MEMORY = 1024
 _LATEST_MEMORY = 8192  # resource → newest event key: small, and kept longer
+_FANNED_OUT_MEMORY = 256  # per user: events already on their pages (two sessions deliver some)
 CLOSE_SIGNED_OUT = 4001
 
 
@@ -142,8 +144,11 @@ def render_update(change: Change) -> Update:
     )
 
 
-def render_upstream_state(status: SessionStatus | None, *, expired: bool = False) -> str:
-    context = {"upstream": status, "expired": expired, "oob": True}
+def render_upstream_state(
+    status: SessionStatus | None, *, expired: bool = False, no_account: bool = False
+) -> str:
+    """``no_account``: an agent whose customer has no account configured here (no account feed)."""
+    context = {"upstream": status, "expired": expired, "no_account": no_account, "oob": True}
     return render_to_string("includes/upstream_state.html", context)
 
 
@@ -157,6 +162,21 @@ class UserSession:
     closer: asyncio.TimerHandle | None = None
     last_state_html: str = ""
     shown: NoticeMemory = field(default_factory=NoticeMemory)  # decided where the upstream is
+    fed: bool | None = None
+    """An agent's pages: fed by their customer's account feed (True), no account configured (False)."""
+    fanned_out: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+    def first_time(self, key: str) -> bool:
+        """Whether the event is new to this user's pages here (their session and the account feed, or
+        another process and this one, may both bring it)."""
+        if not key:
+            return True
+        if key in self.fanned_out:
+            return False
+        self.fanned_out[key] = None
+        if len(self.fanned_out) > _FANNED_OUT_MEMORY:
+            self.fanned_out.popitem(last=False)
+        return True
 
     @property
     def audience(self) -> str:
@@ -173,6 +193,16 @@ class Hub:
             spawn=self._spawn, deliver=self.deliver
         )
         self.sessions: dict[int, UserSession] = {}
+        # What VoIPBIN pushes only under the customer's topics, for agents' pages (dashboard.accountfeed).
+        self.feeds = AccountFeeds(
+            deliver=self.deliver_feed,
+            backfilled=self._feed_backfilled,
+            status_changed=self._feed_status,
+            spawn=self._spawn,
+        )
+        self.feed_queue_lists: QueueListRefresher[str] = QueueListRefresher(
+            spawn=self._spawn, deliver=self.deliver_feed
+        )
         self.leases = leases or make_leases()
         self.layer = private_layer()
         self.channel: str | None = None
@@ -184,6 +214,7 @@ class Hub:
         self._cut_off = False  # Redis was unreachable since the last maintenance round
         # Events that could not be stored while the database was away: backfill once it answers.
         self._database_gap = BackfillAfterOutage(self.backfill, self._spawn)
+        self._feed_gap = BackfillAfterOutage(self.feeds.backfill, self._spawn)
         # Updates on their way to other processes: (customer, event key) → the update, and each
         # user whose own session delivered it with the notices decided for them.
         self._outgoing: dict[tuple[str, str], tuple[Update, list[tuple[int, list[str]]]]] = {}
@@ -223,6 +254,8 @@ class Hub:
         entry.user = user
         if entry.upstream is None:
             await self._claim(entry)
+        if entry.fed is None and not user.is_supervisor:
+            entry.fed = await self.feeds.acquire(user.customer_id, user.pk)
         if first:  # later tabs of the user find the groups joined (maintenance keeps them so)
             await self._join(user)
         return entry
@@ -241,6 +274,7 @@ class Hub:
         entry = self.sessions.get(user_pk)
         if entry is not None and not entry.sockets:
             del self.sessions[user_pk]
+            self._unfeed(entry)
             await self._let_go(entry, "no tab open")
             await self._leave(entry.user)
 
@@ -253,12 +287,14 @@ class Hub:
             entry.closer.cancel()
         for socket in list(entry.sockets):
             await socket.end(code)
+        self._unfeed(entry)
         await self._let_go(entry, "signed out")
         await self._leave(entry.user)
 
     async def shutdown(self) -> None:
         for user_pk in list(self.sessions):
             await self.end_user(user_pk, code=1001)
+        await self.feeds.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -350,7 +386,7 @@ class Hub:
             return
         if status.state is State.STOPPED and status.http_status in (401, 403):
             self._spawn(database_sync_to_async(User.token_refused)(user_pk))
-        html = entry.last_state_html = render_upstream_state(status)
+        html = entry.last_state_html = render_upstream_state(status, no_account=entry.fed is False)
         for socket in entry.sockets:
             socket.offer(html)
         self._spawn(self._publish(user_pk, {"type": "relay.state", "html": html}))
@@ -430,6 +466,57 @@ class Hub:
         for socket in list(entry.sockets if entry else ()):
             await socket.resync()
 
+    # -- the account feed: what VoIPBIN pushes to agents' pages only under the customer's topics ---
+
+    def _unfeed(self, entry: UserSession) -> None:
+        if entry.fed:
+            self.feeds.release(entry.user.customer_id, entry.user.pk)
+        entry.fed = None
+
+    def _agents_of(self, customer_id: str) -> list[tuple[int, UserSession]]:
+        return [
+            (user_pk, entry)
+            for user_pk, entry in self.sessions.items()
+            if entry.fed and entry.user.customer_id == customer_id
+        ]
+
+    async def deliver_feed(self, customer_id: str, event: Event, *, backfilled: bool = False) -> None:
+        """An event of the customer's account feed: applied and rendered as any other (once per process),
+        and shown to the customer's agents here, each socket filtering by the topics the dashboard gave
+        the change (only the agents it concerns)."""
+        try:
+            update = await self.apply(event)
+        except DATABASE_AWAY:
+            self._feed_gap(customer_id)
+            raise
+        account = self.feeds.account(customer_id)
+        if account is not None:
+            await self.feed_queue_lists.consider(customer_id, event, accesskey=account.access_key)
+        if update is None:
+            return
+        now = timezone.now()
+        for user_pk, entry in self._agents_of(customer_id):
+            await self._fan_out(user_pk, update, key=event.key)
+            if update.notices:
+                shown = shown_to(
+                    entry.user,
+                    update.notices,
+                    event_type=event.type,
+                    backfilled=backfilled,
+                    memory=entry.shown,
+                    now=now,
+                )
+                self._notify(user_pk, shown)
+
+    async def _feed_backfilled(self, customer_id: str) -> None:
+        note_state_changed()
+        for user_pk, _ in self._agents_of(customer_id):
+            await self._resync_local(user_pk)
+
+    def _feed_status(self, customer_id: str, status: SessionStatus) -> None:
+        if status.state is State.STOPPED:
+            logger.warning("account feed of %s stopped: %s", customer_id, status.reason)
+
     # -- events ------------------------------------------------------------------------------
 
     async def deliver(self, user_pk: int, event: Event, *, backfilled: bool = False) -> None:
@@ -444,7 +531,7 @@ class Hub:
             await self.queue_lists.consider(user_pk, event, token=entry.user.voipbin_token)
         if update is None:
             return
-        await self._fan_out(user_pk, update)
+        await self._fan_out(user_pk, update, key=event.key)
         shown: list[str] = []
         if entry is not None and update.notices:
             shown = shown_to(
@@ -459,10 +546,11 @@ class Hub:
         if entry is not None and not backfilled:  # after a backfill, other processes resync instead
             self._publish_update(entry.user.customer_id, event.key, update, user_pk, shown)
 
-    async def _fan_out(self, user_pk: int, update: Update) -> None:
-        """Written from here, socket after socket, where nothing waits before it (no task switch each)."""
+    async def _fan_out(self, user_pk: int, update: Update, *, key: str = "") -> None:
+        """Written from here, socket after socket, where nothing waits before it (no task switch each).
+        ``key``: the event's, so that an event two sessions bring reaches the user's pages once."""
         entry = self.sessions.get(user_pk)
-        if entry is None:
+        if entry is None or not entry.first_time(key):
             return
         for socket in list(entry.sockets):
             if socket.wants(update.topics):
@@ -547,8 +635,13 @@ class Hub:
     async def _flush_updates(self) -> None:
         self._flush_at = None
         outgoing, self._outgoing = self._outgoing, {}
-        for (customer_id, _), (update, users) in outgoing.items():
-            message = {"type": "relay.updates", "topics": update.topics, "fragments": update.fragments}
+        for (customer_id, key), (update, users) in outgoing.items():
+            message = {
+                "type": "relay.updates",
+                "key": key,
+                "topics": update.topics,
+                "fragments": update.fragments,
+            }
             # Pairs, not a map: msgpack (channels_redis) reads back string keys only.
             await self._send_group(customer_group(customer_id), {**message, "users": users})
 
@@ -602,7 +695,7 @@ class Hub:
             update = Update(topics=message["topics"], fragments=message["fragments"])
             for user_pk, notices in message["users"]:
                 if user_pk in self.sessions:
-                    await self._fan_out(user_pk, update)
+                    await self._fan_out(user_pk, update, key=message.get("key", ""))
                     self._notify(user_pk, notices)
             return
         user_pk = message["user"]

@@ -11,10 +11,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from dashboard.calls.conversations import PHASE_CHOICES
+from dashboard.calls.pages import DIRECTION_CHOICES
 from dashboard.clients import rest_client
 from dashboard.models import Call, User
 from dashboard.monitor import current_monitor
-from dashboard.pages import DIRECTION_CHOICES, PAGES, PHASE_CHOICES
+from dashboard.pages import PAGES
 from dashboard.voipbin.rest import Unauthenticated, VoipbinError
 
 

@@ -55,6 +55,21 @@ async def relay_hub(live_settings):
     await shutdown_hub()
 
 
+@pytest.fixture
+def acme_account(db):
+    """Acme's account (its access key), as an operator configures it: the relay worker answers its SMS,
+    and web processes keep its account feed for agents' pages (``dashboard.accountfeed``)."""
+    from dashboard.models import Account
+    from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
+
+    return Account.objects.create(
+        name="Acme Support",
+        customer_id=DEMO_CUSTOMER_ID,
+        access_key=DEMO_ACCESS_KEY,
+        numbers=[DEMO_SMS_NUMBER],
+    )
+
+
 def _persona(sim, username: str):
     from django.contrib.auth import get_user_model
 

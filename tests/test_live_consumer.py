@@ -100,7 +100,7 @@ async def test_supervisor_sees_a_call_appear_change_and_end(sim, relay_hub, make
     assert 'data-phase="ringing"' in row
     assert "Hang up" in row  # supervisors get the button
     sim.set_call_status(call["id"], "progressing")
-    assert 'data-phase="answered"' in await receive_until(communicator, 'data-phase="answered"')
+    assert 'data-phase="flow"' in await receive_until(communicator, 'data-phase="flow"')  # its flow picked up
     sim.set_call_status(call["id"], "hangup")
     ended = await receive_until(communicator, 'data-list="calls-ended"')
     assert f'id="call-{call["id"]}"' in ended

@@ -41,7 +41,7 @@ _KNOWN: dict[str, tuple[str, str]] = {
     "recording_stop": ("Stopping the recording", "◎"),
     "sleep": ("Pausing", "…"),
     "stream_echo": ("Echoing", "↺"),
-    "talk": ("Talking", "❝"),
+    "talk": ("Speaking to the caller", "❝"),
     "transcribe_start": ("Transcribing", "✎"),
     "transcribe_stop": ("Stopping the transcription", "✎"),
     "transcribe_recording": ("Transcribing the recording", "✎"),

@@ -1,4 +1,5 @@
-"""Agents, queues and queuecalls fetched over REST after a (re)connect, so counts survive a gap.
+"""Agents, queues and queuecalls (and, for an account, calls and flows) fetched over REST after a
+(re)connect, so counts survive a gap.
 
 VoIPBIN lists resources to admins and managers only (VOIPBIN.md §6); an agent can fetch only
 itself (``GET /me``), which is enough to know its tags and so its queues. Queues come first, so
@@ -20,7 +21,6 @@ from dashboard.changes import Change
 from dashboard.clients import rest_client
 from dashboard.live import apply_event
 from dashboard.models import Queuecall
-from dashboard.queues.state import APPLY
 from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinClient, VoipbinError
 
@@ -58,7 +58,7 @@ async def fetch_queue_lists(client: VoipbinClient) -> list[Event]:
 
 @database_sync_to_async
 def _apply(events: list[Event]) -> list[Change]:
-    changes = (APPLY[event.resource](event) for event in events)
+    changes = (apply_event(event) for event in events)
     return [change for change in changes if change is not None]
 
 
@@ -79,13 +79,17 @@ def _settle(listings: list[reconcile.Listing], customer_id: str) -> list[Change]
 
 
 async def backfill_account(*, accesskey: str, customer_id: str) -> list[Change]:
-    """An account's queues, queuecalls and agents as VoIPBIN holds them, and every call, queuecall
-    and flow it no longer lists as active settled (``dashboard.reconcile``). Raises ``VoipbinError``."""
+    """An account's calls, flows, queues, queuecalls and agents as VoIPBIN holds them, and every
+    call, queuecall and flow it no longer lists as active settled (``dashboard.reconcile``).
+    Raises ``VoipbinError``."""
     fetched_at = timezone.now()
     async with rest_client(accesskey=accesskey) as client:
-        events = await fetch_events(client, supervisor=True)
         active = {name: await client.list(name, limit=LIMITS[name]) for name in ("calls", "activeflows")}
-    changes = await _apply(events)
+        events = await fetch_events(client, supervisor=True)
+    # Calls first, then their flows (a flow finds its call), then queues before their callers.
+    changes = await _apply(
+        _events("call", active["calls"]) + _events("activeflow", active["activeflows"]) + events
+    )
     listings = [
         reconcile.listing(name, items, limit=LIMITS[name], fetched_at=fetched_at)
         for name, items in active.items()

@@ -16,6 +16,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from dashboard.calls.conversations import agents_wrapping_up, gather
 from dashboard.changes import Change
 from dashboard.models import Agent, Call, Queue, User
 from dashboard.queues.access import visible_agents, visible_queues
@@ -110,9 +111,11 @@ class QueuesPage:
 
 
 def decorate_agents(agents: Iterable[Agent]) -> list[Agent]:
-    """Attach what a row shows beyond the model: its status bucket and current call (one query)."""
+    """Attach what a row shows beyond the model: its status bucket, the conversation it is on (the
+    caller, the phase and its clock) or, busy after one, since when it wraps it up. A few queries
+    whatever the number of agents."""
     agents = list(agents)
-    calls: dict[str, Call] = {}
+    legs: dict[str, Call] = {}
     if agents:
         active = (
             Call.objects.filter(
@@ -121,10 +124,16 @@ def decorate_agents(agents: Iterable[Agent]) -> list[Agent]:
             .exclude(status__in=Call.ENDED)
             .order_by("tm_create")
         )
-        calls = {call.owner_agent_id: call for call in active}  # the newest wins
+        legs = {call.owner_agent_id: call for call in active}  # the newest wins
+    masters = Call.objects.in_bulk([leg.master_call_id for leg in legs.values() if leg.master_call_id])
+    root_of = {agent_id: masters.get(leg.master_call_id, leg) for agent_id, leg in legs.items()}
+    conversations = {c.pk: c for c in gather(list(root_of.values()))}
+    wrapping = agents_wrapping_up({agent.pk for agent in agents if agent.pk not in legs})
     for agent in agents:
         agent.bucket = agent_bucket(agent.status)
-        agent.current_call = calls.get(agent.pk)
+        root = root_of.get(agent.pk)
+        agent.conversation = conversations.get(root.pk) if root is not None else None
+        agent.wrap_up_since = wrapping.get(agent.pk)
     return agents
 
 

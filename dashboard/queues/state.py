@@ -52,7 +52,7 @@ class QueueChange(Change):
 
     @property
     def topics(self) -> list[str]:
-        return list(self.published)
+        return list(self.published) + [topic for topic in self.also if topic not in self.published]
 
 
 def _strings(value: Any) -> list[str]:

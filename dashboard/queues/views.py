@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from asgiref.sync import async_to_sync
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.clients import rest_client
+from dashboard.live import apply_event
 from dashboard.models import User
 from dashboard.queues.access import may_change_status, visible_agents, visible_queues
 from dashboard.queues.forms import QueueThresholdsForm, save_thresholds
@@ -20,10 +22,12 @@ from dashboard.queues.pages import (
     AGENTS_PAGE,
     QUEUES_PAGE,
     queue_summaries,
+    render_agent_row,
     render_queue_card,
     render_thresholds,
 )
 from dashboard.views import notice
+from dashboard.voipbin.events import FrameError, normalize
 from dashboard.voipbin.rest import Unauthenticated, VoipbinError
 
 
@@ -89,7 +93,7 @@ def set_agent_status(request: HttpRequest, agent_id: str) -> HttpResponse:
     if label is None:
         return notice(request, "Choose available, busy, away or offline.", error=True, status=400)
     try:
-        async_to_sync(_set_status)(user.voipbin_token, agent_id, status)
+        answer = async_to_sync(_set_status)(user.voipbin_token, agent_id, status)
     except Unauthenticated:
         User.token_refused(user.pk)
         return notice(request, "Your VoIPBIN session expired — sign in again.", error=True, status=401)
@@ -100,9 +104,24 @@ def set_agent_status(request: HttpRequest, agent_id: str) -> HttpResponse:
         if agent and agent_id != user.agent_id
         else "your status"
     )
-    return notice(request, f"Asked VoIPBIN to set {whose} to {label}.")
+    response = notice(request, f"VoIPBIN set {whose} to {label}.")
+    return HttpResponse(response.content + _answered_row(answer, user).encode())
 
 
-async def _set_status(token: str, agent_id: str, status: str) -> None:
+def _answered_row(answer: Any, user: User) -> str:
+    """VoIPBIN's answer, stored and shown at once: VoIPBIN does not push an agent's own status change
+    to the agent (VOIPBIN.md §3), and the account feed's copy may come later."""
+    try:
+        event = normalize({"type": "agent_updated", "data": answer})
+    except FrameError:
+        return ""
+    if event.resource_id is None:
+        return ""
+    apply_event(event)
+    row = visible_agents(user).filter(pk=event.resource_id).first()
+    return render_agent_row(row) if row is not None else ""
+
+
+async def _set_status(token: str, agent_id: str, status: str) -> dict[str, Any]:
     async with rest_client(token=token) as client:
-        await client.set_agent_status(agent_id, status)
+        return await client.set_agent_status(agent_id, status)

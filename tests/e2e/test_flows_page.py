@@ -44,11 +44,11 @@ def test_a_flows_current_action_changes_live_on_the_calls_page(stack, page):
     action = page.locator(f"#flow-action-{call['id']}")
     expect(action).to_contain_text("Answering", timeout=5_000)
     move(stack, flow_id, "talk", executed=["answer"])
-    expect(action).to_contain_text("Talking")
+    expect(action).to_contain_text("Speaking to the caller")
 
     row.locator("summary").click()  # the timeline opens in the row
     timeline = page.locator(f"#flow-timeline-{call['id']}")
-    expect(timeline.locator('[aria-current="step"]')).to_contain_text("Talking")
+    expect(timeline.locator('[aria-current="step"]')).to_contain_text("Speaking to the caller")
     expect(timeline.locator('[aria-current="step"]')).to_contain_text("now")
     move(stack, flow_id, "queue_join", executed=["answer", "talk"])
     expect(action).to_contain_text("Waiting in queue")

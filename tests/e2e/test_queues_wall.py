@@ -173,7 +173,7 @@ def test_agent_sets_own_status_and_sees_voipbins_event(stack, page, browser):
 
     row.get_by_label("Status for Jamie Rivera").select_option("away")
     row.get_by_role("button", name="Set").click()
-    expect(page.locator("#notices")).to_contain_text("Asked VoIPBIN to set your status to Away.")
+    expect(page.locator("#notices")).to_contain_text("VoIPBIN set your status to Away.")
     # The row changes when VoIPBIN's agent event arrives, not when the request returns.
     expect(row).to_have_attribute("data-status", "away", timeout=5_000)
     expect(row.locator(".status")).to_have_text(re.compile(r"Away"))

@@ -82,7 +82,7 @@ def test_running_flows_are_grouped_by_flow_and_counted_by_current_action():
     html = client_for("manager").get("/flows/").content.decode()
     assert counts_in(html, DEMO_FLOW_ID) == {"talk": 2, "queue_join": 1}
     assert counts_in(html, SALES_FLOW_ID) == {"play": 1}
-    assert "Talking" in html
+    assert "Speaking to the caller" in html
     assert "Waiting in queue" in html
     assert "3 running" in html
     assert OTHER_FLOW_ID not in html
@@ -168,7 +168,8 @@ def test_an_agent_opens_the_timeline_of_its_own_call():
     steps = re.search(r'<ol class="timeline".*?</ol>', html, re.S)
     assert steps is not None
     order = [
-        steps.group(0).index(text) for text in ("Answering", "Talking", "time unknown", "Waiting in queue")
+        steps.group(0).index(text)
+        for text in ("Answering", "Speaking to the caller", "time unknown", "Waiting in queue")
     ]
     assert order == sorted(order)
 
@@ -236,7 +237,7 @@ def test_the_pushed_current_action_swaps_in_by_the_calls_id():
         rf'<span id="flow-action-{call_id}"[^>]*hx-swap-oob="true"[^>]*>(.*?)</span>\s*<div', html, re.S
     )
     assert action is not None
-    assert "Talking" in action.group(1)
+    assert "Speaking to the caller" in action.group(1)
     assert f'<div id="flow-timeline-{call_id}" class="flow-timeline" hx-swap-oob="true">' in html
 
     ended = apply(legacy(activeflow(flow_id, "hangup", 6, call_id=call_id, status="ended")))

@@ -30,7 +30,11 @@ def test_timeline_follows_voipbin_times_not_arrival():
         ("talk", when(2), False),
         ("queue_join", when(3), True),
     ]
-    assert [entry.action.label for entry in entries] == ["Answering", "Talking", "Waiting in queue"]
+    assert [entry.action.label for entry in entries] == [
+        "Answering",
+        "Speaking to the caller",
+        "Waiting in queue",
+    ]
 
 
 @pytest.mark.django_db
@@ -106,7 +110,7 @@ def test_a_current_action_with_no_step_yet_is_current_without_a_time():
     ("action_type", "label"),
     [
         ("answer", "Answering"),
-        ("talk", "Talking"),
+        ("talk", "Speaking to the caller"),
         ("queue_join", "Waiting in queue"),
         ("play", "Playing a message"),
         ("hangup", "Hanging up"),

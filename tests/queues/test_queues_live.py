@@ -210,7 +210,11 @@ async def test_code_dialect_caller_is_placed_without_waiting_for_a_reconnect(sim
 # --- the agents board (needs the wiring) --------------------------------------------------------
 
 
-async def test_agents_board_follows_status_changes_each_to_whom_may_see_them(sim, relay_hub, make_persona):
+async def test_agents_board_follows_status_changes_each_to_whom_may_see_them(
+    sim, relay_hub, make_persona, acme_account
+):
+    """VoIPBIN pushes a plain agent nothing of agents, not even its own status: the account feed does,
+    and the dashboard shows each agent only its own row."""
     manager, agent1 = await make_persona("manager"), await make_persona("agent1")
     board = await connect(manager, AGENTS, sim)
     own = await connect(agent1, AGENTS, sim)
@@ -226,8 +230,25 @@ async def test_agents_board_follows_status_changes_each_to_whom_may_see_them(sim
     assert (await set_status(agent1, DEMO_AGENT1_ID, "busy")).status_code == 200
     assert f'id="agent-{DEMO_AGENT1_ID}"' in await receive_until(own, 'data-status="busy"')
     await until(lambda: Agent.objects.filter(pk=DEMO_AGENT1_ID, status="busy").aexists())
+    sim.inject("agent", {"id": DEMO_AGENT1_ID, "status": "away"}, event="agent_status_updated")
+    assert f'id="agent-{DEMO_AGENT1_ID}"' in await receive_until(own, 'data-status="away"')  # set elsewhere
     for communicator in (board, own):
         await communicator.disconnect()
+
+
+async def test_an_agent_without_an_account_feed_is_told_and_sees_voipbins_answer(
+    sim, relay_hub, make_persona
+):
+    agent1 = await make_persona("agent1")
+    own = await connect(agent1, AGENTS, sim)
+    state = await receive_until(own, "no account (access key) is configured")
+    assert "Ask an operator" in state
+    response = await set_status(agent1, DEMO_AGENT1_ID, "busy")
+    assert response.status_code == 200
+    assert 'data-status="busy"' in response.content.decode()  # VoIPBIN's answer, shown at once
+    sim.inject("agent", {"id": DEMO_AGENT1_ID, "status": "away"}, event="agent_status_updated")
+    assert await nothing_containing(own, 'data-status="away"', within=0.5)  # VoIPBIN never told us
+    await own.disconnect()
 
 
 async def test_agents_board_shows_the_call_an_agent_takes(sim, relay_hub, make_persona):
