@@ -10,9 +10,9 @@ to that customer's agents, filtered by the dashboard (``dashboard.calls.state.ro
 ``dashboard.queues.state`` give each change the ``agent_id:`` topics of the agents it concerns).
 
 One feed per customer per process, whoever holds it (``acquire``/``release`` with any hashable
-holder); it closes ``grace`` seconds after its last holder lets go. After every (re)connect it
-backfills the account over REST (``dashboard.queues.backfill.backfill_account``) and tells its
-owner, which resyncs the pages fed from it.
+holder: an agent's pages, a wall display); it closes ``grace`` seconds after its last holder lets go.
+After every (re)connect it backfills the account over REST (``dashboard.backfill``), delivering
+what it fetched as backfilled events, and tells its owner, which resyncs the pages fed from it.
 """
 
 from __future__ import annotations
@@ -21,24 +21,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 
-from dashboard.clients import session_options
+from dashboard import resources
+from dashboard.backfill import backfill
+from dashboard.clients import rest_client, session_options
 from dashboard.models import Account
-from dashboard.queues.backfill import backfill_account
 from dashboard.voipbin.events import Event
-from dashboard.voipbin.rest import VoipbinError
-from dashboard.voipbin.topics import Principal, principal_topics
+from dashboard.voipbin.topics import Principal
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 
 logger = logging.getLogger(__name__)
 
-FEED_RESOURCES = ("call", "activeflow", "queue", "queuecall", "agent")
-"""What agents' pages need from the customer's topics (messages are the supervisors' inbox)."""
 
-Deliver = Callable[[str, Event], Awaitable[None]]
+class Deliver(Protocol):
+    def __call__(self, customer_id: str, event: Event, *, backfilled: bool = False) -> Awaitable[None]: ...
+
+
 Backfilled = Callable[[str], Awaitable[None]]
 StatusChanged = Callable[[str, SessionStatus], None]
 
@@ -128,10 +129,12 @@ class AccountFeeds:
         feed = self.feeds.get(customer_id)
         if feed is None:
             return
-        try:
-            await backfill_account(accesskey=feed.account.access_key, customer_id=customer_id)
-        except VoipbinError as exc:
-            logger.warning("account feed backfill for %s failed: %s", feed.account, exc.message)
+
+        async def deliver(event: Event) -> None:
+            await self._deliver(customer_id, event, backfilled=True)
+
+        async with rest_client(accesskey=feed.account.access_key) as client:
+            await backfill(client, customer_id=customer_id, deliver=deliver)
         await self._backfilled(customer_id)
 
     def _open(self, feed: Feed) -> UpstreamSession:
@@ -146,7 +149,7 @@ class AccountFeeds:
         return UpstreamSession(
             settings.VOIPBIN_WS_URL,
             accesskey=feed.account.access_key,
-            topics=principal_topics(Principal(customer_id=customer_id, access_key=True), FEED_RESOURCES),
+            topics=resources.topics(Principal(customer_id=customer_id, access_key=True)),
             on_event=on_event,
             on_connected=on_connected,
             on_status=lambda status: self._status_changed(customer_id, status),

@@ -27,7 +27,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
+from dashboard import resources
 from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
+from dashboard.backfill import backfill
 from dashboard.clients import rest_client, session_options
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.live import apply_event
@@ -35,9 +37,9 @@ from dashboard.models import Account, Message
 from dashboard.queues.backfill import QueueListRefresher
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
 from dashboard.voipbin.rest import VoipbinError
-from dashboard.voipbin.topics import Principal, principal_topics
+from dashboard.voipbin.topics import Principal
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
-from dashboard.walls.feed import FEED_RESOURCES, backfill_account, publish_change, publish_status
+from dashboard.walls.feed import publish_change, publish_status
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +101,7 @@ class AccountRelay:
             session = UpstreamSession(
                 self._url,
                 accesskey=account.access_key,
-                topics=principal_topics(principal, FEED_RESOURCES),
+                topics=resources.topics(principal),
                 on_event=lambda event, account=account: self._on_event(event, account=account),
                 on_connected=lambda session, reconnected, account=account: self._backfill(account=account),
                 on_status=lambda status, account=account: self._spawn(
@@ -198,13 +200,18 @@ class AccountRelay:
     async def _backfill(self, *, account: Account) -> None:
         """Handle recent inbound messages that arrived while no session was listening.
 
-        Older ones are left alone: an auto-reply hours late does more harm than none. The queue
-        state is fetched too, for wall displays that follow the account with nobody signed in.
+        Older ones are left alone: an auto-reply hours late does more harm than none. The rest of
+        the account's state is fetched too (``dashboard.backfill``), for wall displays that follow
+        the account with nobody signed in, and ghosts are settled.
         """
-        await backfill_account(account)
-        self._announce(account.pk)
+
+        async def deliver(event: Event) -> None:
+            await self._apply(event, account=account)
+
+        others = [name for name in resources.ALL if name != "message"]  # messages: below, by the rules
         try:
             async with rest_client(accesskey=account.access_key) as client:
+                await backfill(client, customer_id=account.customer_id, deliver=deliver, followed=others)
                 items = await client.list("messages", limit=self._backfill_limit)
         except VoipbinError as exc:
             logger.warning("auto-reply backfill for %s failed: %s", account, exc.message)

@@ -19,15 +19,15 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from dashboard import resources
 from dashboard.clients import session_options
 from dashboard.voipbin.events import Event
-from dashboard.voipbin.topics import Principal, principal_topics
+from dashboard.voipbin.topics import Principal
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 
 logger = logging.getLogger(__name__)
 
 STATUS_GROUP = "status"
-RESOURCES = ("call", "queue", "queuecall", "agent", "message", "activeflow")
 TICK_SECONDS = 0.5
 HEARTBEAT_SECONDS = 5.0  # publish even when idle, so pages opened meanwhile get the state
 
@@ -39,7 +39,7 @@ class AccountMonitor:
         self.session = UpstreamSession(
             url,
             accesskey=accesskey,
-            topics=principal_topics(principal, RESOURCES),
+            topics=resources.topics(principal),
             on_event=self._on_event,
             on_status=self._on_status,
             name=f"account:{customer_id[:8]}",

@@ -39,8 +39,6 @@ ENDINGS: dict[str, _Ending] = {
     "queuecall": _Ending(Queuecall, END_STATUSES, "done", "queuecall_done", "tm_end"),
     "activeflow": _Ending(Activeflow, Activeflow.ENDED, "ended", "activeflow_updated", "tm_end"),
 }
-LISTS = {"calls": "call", "queuecalls": "queuecall", "activeflows": "activeflow"}
-"""The REST lists (VOIPBIN.md §6) whose rows can be left active by a gap, and their resource."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +52,10 @@ class Listing:
 
 
 def listing(
-    resource_list: str, items: Sequence[Mapping[str, Any]], *, limit: int, fetched_at: datetime
+    resource: str, items: Sequence[Mapping[str, Any]], *, limit: int, fetched_at: datetime
 ) -> Listing:
     """A ``Listing`` of ``items`` fetched with ``limit``: shorter than the limit means all of it."""
-    return Listing(LISTS[resource_list], items, complete=len(items) < limit, fetched_at=fetched_at)
+    return Listing(resource, items, complete=len(items) < limit, fetched_at=fetched_at)
 
 
 def settle_ghosts(found: Listing, customer_id: str) -> list[Event]:

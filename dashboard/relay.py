@@ -35,8 +35,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboard import reconcile
+from dashboard import resources
 from dashboard.accountfeed import AccountFeeds
+from dashboard.backfill import backfill, backfill_agent
 from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
@@ -44,33 +45,17 @@ from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event, note_state_changed
-from dashboard.models import Account, User
+from dashboard.models import User
 from dashboard.notices import Notice, NoticeMemory, notices_for, shown_to
 from dashboard.pages import PAGES
-from dashboard.queues import backfill as queues_backfill
 from dashboard.queues.backfill import QueueListRefresher
-from dashboard.voipbin.events import Event, FrameError, normalize
+from dashboard.voipbin.events import Event
 from dashboard.voipbin.rest import VoipbinError
-from dashboard.voipbin.topics import principal_topics
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
-from dashboard.walls.feed import customer_changed
+from dashboard.walls.feed import customer_changed, customer_feed_status
 
 logger = logging.getLogger(__name__)
 
-USER_RESOURCES = ("call", "message", "activeflow", "queue", "queuecall", "agent")
-# Only supervisors (VoIPBIN admins and managers) follow messages: VoIPBIN publishes them under the
-# customer's topics alone and lists them to admins and managers only, and the inbox is theirs.
-SUPERVISOR_RESOURCES = frozenset({"message", "activeflow"})
-# What a supervisor's session fetches over REST after every (re)connect, and as which event.
-BACKFILL = (
-    ("calls", "call_updated"),
-    ("activeflows", "activeflow_updated"),  # after calls: a flow finds its call
-    ("messages", "message_updated"),
-    ("queues", "queue_updated"),  # before queuecalls: the queue lists place callers
-    ("queuecalls", "queuecall_updated"),
-    ("agents", "agent_updated"),
-)
-BACKFILL_LIMIT = 200
 # Events applied here, with their rendered update (~10 KiB each) for the other sessions delivering
 # them: those arrive within moments, so a thousand cover many seconds of a busy account. A delivery
 # later than that applies again, which changes nothing (the row is as new) and costs a render.
@@ -103,13 +88,9 @@ def lease_key(user_pk: int) -> str:
 
 
 def session_topics(user: User) -> list[str]:
-    """The topics of the user's upstream session: the widest their VoIPBIN role allows, per resource.
-
-    An agent's session asks for no message topics at all (VoIPBIN would accept
-    ``agent_id:<own>:message`` but never publishes messages there): deliberate, not harmless noise.
-    """
-    resources = [r for r in USER_RESOURCES if user.is_supervisor or r not in SUPERVISOR_RESOURCES]
-    return principal_topics(user.principal, resources)
+    """The topics of the user's upstream session: the widest their VoIPBIN role allows, per resource
+    (``dashboard.resources``: an agent's asks for what VoIPBIN may publish to an agent only)."""
+    return resources.topics(user.principal)
 
 
 class LiveSocket(Protocol):
@@ -392,74 +373,30 @@ class Hub:
         self._spawn(self._publish(user_pk, {"type": "relay.state", "html": html}))
 
     async def backfill(self, user_pk: int) -> None:
-        """After every (re)connect, fetch what VoIPBIN holds, then resync every tab of the user.
-
-        Only supervisors may list (VoIPBIN answers 403 to agents); an agent fetches itself,
-        whose tags say which queues it serves. One list failing does not skip the others.
-        """
+        """After every (re)connect, fetch what VoIPBIN holds (``dashboard.backfill``), then resync every
+        tab of the user. Supervisors list the account; a plain agent may fetch only itself, the rest of
+        its pages' state comes with its customer's account feed."""
         entry = self.sessions.get(user_pk)
         if entry is None:
             return
-        if entry.user.is_supervisor:
-            fetched_at = timezone.now()
-            async with rest_client(token=entry.user.voipbin_token) as client:
-                # Side by side: the tabs resync only when every list is in, so keep the wait short.
-                lists = await asyncio.gather(
-                    *(client.list(resource, limit=BACKFILL_LIMIT) for resource, _ in BACKFILL),
-                    return_exceptions=True,
-                )
-            for (resource, event_name), items in zip(BACKFILL, lists, strict=True):
-                if isinstance(items, BaseException):
-                    if not isinstance(items, VoipbinError):
-                        raise items
-                    logger.warning("%s backfill for user %s failed: %s", resource, user_pk, items)
-                    continue
-                for data in reversed(items):  # oldest first, as they happened
-                    try:
-                        event = normalize({"type": event_name, "data": data})
-                    except FrameError:
-                        continue
-                    await self.deliver(user_pk, event, backfilled=True)
-                if resource in reconcile.LISTS:
-                    found = reconcile.listing(resource, items, limit=BACKFILL_LIMIT, fetched_at=fetched_at)
-                    await self._settle(user_pk, entry.user.customer_id, found)
-        else:  # an agent may fetch only itself (GET /me): its tags tell its queues
-            try:
-                async with rest_client(token=entry.user.voipbin_token) as client:
-                    events = await queues_backfill.fetch_events(client, supervisor=False)
-            except VoipbinError as exc:
-                logger.warning("agent backfill for user %s failed: %s", user_pk, exc)
-                events = []
-            for event in events:
-                await self.deliver(user_pk, event, backfilled=True)
-            await self._settle_with_account(user_pk, entry.user.customer_id)
+        user = entry.user
+
+        async def deliver(event: Event) -> None:
+            await self.deliver(user_pk, event, backfilled=True)
+
+        async with rest_client(token=user.voipbin_token) as client:
+            if user.is_supervisor:
+                await backfill(client, customer_id=user.customer_id, deliver=deliver)
+            else:
+                try:
+                    await backfill_agent(client, deliver=deliver)
+                except VoipbinError as exc:
+                    logger.warning("agent backfill for user %s failed: %s", user_pk, exc)
         # Other writers (the relay worker, other processes' backfills) may have settled or changed
         # rows meanwhile without an event reaching this process: the resync renders afresh.
         note_state_changed()
         await self._resync_local(user_pk)
         await self._publish(user_pk, {"type": "relay.resync"})
-
-    async def _settle(self, user_pk: int, customer_id: str, found: reconcile.Listing) -> None:
-        """End what state holds as active but VoIPBIN no longer lists as active (no ghosts)."""
-        for event in await database_sync_to_async(reconcile.settle_ghosts)(found, customer_id):
-            await self.deliver(user_pk, event, backfilled=True)
-
-    async def _settle_with_account(self, user_pk: int, customer_id: str) -> None:
-        """VoIPBIN lists nothing to an agent: the customer's account (its access key), if one is
-        configured, says which calls, callers and flows are still active."""
-        account = await Account.objects.filter(customer_id=customer_id, enabled=True).afirst()
-        if account is None:
-            return
-        fetched_at = timezone.now()
-        try:
-            async with rest_client(accesskey=account.access_key) as client:
-                lists = [(name, await client.list(name, limit=BACKFILL_LIMIT)) for name in reconcile.LISTS]
-        except VoipbinError as exc:
-            logger.warning("reconciling for user %s with %s failed: %s", user_pk, account, exc)
-            return
-        for name, items in lists:
-            found = reconcile.listing(name, items, limit=BACKFILL_LIMIT, fetched_at=fetched_at)
-            await self._settle(user_pk, customer_id, found)
 
     async def _resync_local(self, user_pk: int) -> None:
         entry = self.sessions.get(user_pk)
@@ -510,12 +447,14 @@ class Hub:
 
     async def _feed_backfilled(self, customer_id: str) -> None:
         note_state_changed()
+        customer_changed(customer_id)
         for user_pk, _ in self._agents_of(customer_id):
             await self._resync_local(user_pk)
 
     def _feed_status(self, customer_id: str, status: SessionStatus) -> None:
         if status.state is State.STOPPED:
             logger.warning("account feed of %s stopped: %s", customer_id, status.reason)
+        customer_feed_status(customer_id, status)
 
     # -- events ------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from dashboard.backfill import fetch_and_apply
 from dashboard.flows.state import apply_activeflow
 from dashboard.live import apply_event
 from dashboard.models import (
@@ -23,7 +24,6 @@ from dashboard.models import (
     Message,
     Queuecall,
 )
-from dashboard.queues.backfill import backfill_account
 from dashboard.simulator.accounts import DEMO_ACCESS_KEY, DEMO_AGENT1_ID, DEMO_CUSTOMER_ID, SALES_QUEUE_ID
 from dashboard.simulator.frames import Dialect, render
 from dashboard.simulator.resources import START_ACTION_ID, ZERO_ID, public_view, with_target_status
@@ -155,21 +155,21 @@ async def test_an_account_backfill_settles_ghosts_and_leaves_what_voipbin_still_
         customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="progressing", queue_id=SALES_QUEUE_ID
     )
     ghost_queuecall = next(q for q in sim.state.all("queuecall") if q["reference_id"] == ghost["id"])
-    await backfill_account(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
+    await fetch_and_apply(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
     for call in (alive, ghost):
         await database_sync_to_async(apply_event)(normalize(frame(sim, "call", call["id"])))
     assert await Queuecall.objects.filter(status="waiting").acount() == 2
     sim.delete("call", ghost["id"])  # VoIPBIN forgot them; we never heard
     sim.delete("queuecall", ghost_queuecall["id"])
     await asyncio.sleep(0.01)  # the rows' last change is before the backfill's fetch
-    changes = await backfill_account(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
+    changes = await fetch_and_apply(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
     settled = {(change.resource, change.row.pk) for change in changes if change.row.data.get(SETTLED)}
     assert settled == {("call", ghost["id"]), ("queuecall", ghost_queuecall["id"])}
     ghost_row = await Queuecall.objects.aget(pk=ghost_queuecall["id"])
     assert (ghost_row.status, ghost_row.tm_service) == ("done", None)  # neither answered nor abandoned
     assert (await Call.objects.aget(pk=alive["id"])).status == "progressing"
     assert await Queuecall.objects.filter(status="waiting").acount() == 1
-    again = await backfill_account(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
+    again = await fetch_and_apply(accesskey=DEMO_ACCESS_KEY, customer_id=DEMO_CUSTOMER_ID)
     assert not [change for change in again if change.row.data.get(SETTLED)]  # settled once
 
 

@@ -1,9 +1,5 @@
-"""Agents, queues and queuecalls (and, for an account, calls and flows) fetched over REST after a
-(re)connect, so counts survive a gap.
-
-VoIPBIN lists resources to admins and managers only (VOIPBIN.md §6); an agent can fetch only
-itself (``GET /me``), which is enough to know its tags and so its queues. Queues come first, so
-the queuecalls fetched next find their queue in the lists the code dialects leave it in.
+"""The queue lists fetched when a caller arrives whose queue nobody named (VoIPBIN's code omits a
+queuecall's ``queue_id``; VOIPBIN.md §5). Every session's (re)connect backfill is ``dashboard.backfill``.
 """
 
 from __future__ import annotations
@@ -14,91 +10,22 @@ from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, Generic, TypeVar
 
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
-from dashboard import reconcile
-from dashboard.changes import Change
+from dashboard import resources
+from dashboard.backfill import events_of
 from dashboard.clients import rest_client
-from dashboard.live import apply_event
 from dashboard.models import Queuecall
-from dashboard.voipbin.events import Event, FrameError, normalize
+from dashboard.voipbin.events import Event
 from dashboard.voipbin.rest import VoipbinClient, VoipbinError
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 
-LIMITS = {"queues": 100, "agents": 500, "queuecalls": 500, "calls": 200, "activeflows": 200}
-
-
-def _events(resource: str, items: list[dict]) -> list[Event]:
-    """Oldest first, as they happened (lists come newest first)."""
-    events = []
-    for data in reversed(items):
-        try:
-            events.append(normalize({"type": f"{resource}_updated", "data": data}))
-        except FrameError as exc:
-            logger.warning("%s from REST skipped: %s", resource, exc)
-    return events
-
-
-async def fetch_events(client: VoipbinClient, *, supervisor: bool) -> list[Event]:
-    """What VoIPBIN holds now, as events in the order to apply them. Raises ``VoipbinError``."""
-    if not supervisor:
-        return _events("agent", [await client.me()])
-    queues, queuecalls, agents = await asyncio.gather(
-        *(client.list(name, limit=LIMITS[name]) for name in ("queues", "queuecalls", "agents"))
-    )
-    return _events("queue", queues) + _events("queuecall", queuecalls) + _events("agent", agents)
-
 
 async def fetch_queue_lists(client: VoipbinClient) -> list[Event]:
     """Only the queues: where to look up the queue of a queuecall an event did not name."""
-    return _events("queue", await client.list("queues", limit=LIMITS["queues"]))
-
-
-@database_sync_to_async
-def _apply(events: list[Event]) -> list[Change]:
-    changes = (apply_event(event) for event in events)
-    return [change for change in changes if change is not None]
-
-
-async def backfill(
-    *, supervisor: bool, token: str | None = None, accesskey: str | None = None
-) -> list[Change]:
-    """Fetch with these credentials (an access key counts as admin) and apply. Raises ``VoipbinError``."""
-    async with rest_client(token=token, accesskey=accesskey) as client:
-        events = await fetch_events(client, supervisor=supervisor)
-    return await _apply(events)
-
-
-@database_sync_to_async
-def _settle(listings: list[reconcile.Listing], customer_id: str) -> list[Change]:
-    ghosts = [event for found in listings for event in reconcile.settle_ghosts(found, customer_id)]
-    changes = (apply_event(event) for event in ghosts)
-    return [change for change in changes if change is not None]
-
-
-async def backfill_account(*, accesskey: str, customer_id: str) -> list[Change]:
-    """An account's calls, flows, queues, queuecalls and agents as VoIPBIN holds them, and every
-    call, queuecall and flow it no longer lists as active settled (``dashboard.reconcile``).
-    Raises ``VoipbinError``."""
-    fetched_at = timezone.now()
-    async with rest_client(accesskey=accesskey) as client:
-        active = {name: await client.list(name, limit=LIMITS[name]) for name in ("calls", "activeflows")}
-        events = await fetch_events(client, supervisor=True)
-    # Calls first, then their flows (a flow finds its call), then queues before their callers.
-    changes = await _apply(
-        _events("call", active["calls"]) + _events("activeflow", active["activeflows"]) + events
-    )
-    listings = [
-        reconcile.listing(name, items, limit=LIMITS[name], fetched_at=fetched_at)
-        for name, items in active.items()
-    ]
-    queuecalls = [event.data for event in events if event.resource == "queuecall"]
-    listings.append(
-        reconcile.listing("queuecalls", queuecalls, limit=LIMITS["queuecalls"], fetched_at=fetched_at)
-    )
-    return changes + await _settle(listings, customer_id)
+    queues = resources.BY_NAME["queue"]
+    return events_of("queue", await client.list(queues.listing, limit=queues.limit))
 
 
 @database_sync_to_async

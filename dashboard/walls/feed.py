@@ -3,10 +3,12 @@
 Walls must work with nobody signed in, so they follow the account, not a user. Changes reach a
 process in two ways: the account relay (``manage.py runrelay``) applies the account's events to live
 state and sends ``account.changed`` to the channel-layer group ``account.<pk>``; in the embedded
-default (``RELAY_IN_WEB``, no Redis) this process keeps an account session of its own for every
-account with a wall open. Either way a change only marks the account dirty; the ticker renders its
-panels once from state and hands the same HTML to each local wall socket. A wall is checked against
-the database every few seconds, so a revoked or expired link closes its sockets within seconds.
+default (``RELAY_IN_WEB``, no Redis) this process holds the account's feed (``dashboard.accountfeed``,
+the same session agents' pages use) while a wall of the account is open, and every change the hub
+applies for the customer notifies its walls. Either way a change only marks the account dirty; the
+ticker renders its panels once from state and hands the same HTML to each local wall socket. A wall
+is checked against the database every few seconds, so a revoked or expired link closes its sockets
+within seconds.
 """
 
 from __future__ import annotations
@@ -22,17 +24,10 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from dashboard.batching import Batch
-from dashboard.clients import session_options
+from dashboard.accountfeed import AccountFeeds
 from dashboard.layers import private_layer
-from dashboard.live import apply_event
 from dashboard.models import Account
-from dashboard.queues import backfill as queues_backfill
-from dashboard.queues.backfill import QueueListRefresher
-from dashboard.voipbin.events import Event
-from dashboard.voipbin.rest import VoipbinError
-from dashboard.voipbin.topics import Principal, principal_topics
-from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
+from dashboard.voipbin.upstream import SessionStatus, State
 from dashboard.walls import tokens
 from dashboard.walls.panels import UPDATED, render_panels
 
@@ -41,7 +36,6 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 0.05  # bursts of events become one render per account per tick
 RECHECK_SECONDS = 2.0  # how soon a revoked link closes its sockets
 CLOSE_REVOKED = 4410
-FEED_RESOURCES = ("call", "queue", "queuecall", "agent", "message")
 
 
 def account_group(account_pk: int) -> str:
@@ -86,21 +80,26 @@ class WallSocket(Protocol):
 
 
 Render = Callable[[int, Collection[str], Mapping[str, Any] | None], dict[str, str]]
-Apply = Callable[[Event], Any]
 
 
 class WallFeed:
     """Process-wide: the wall sockets here, grouped by account, and what keeps them current."""
 
     def __init__(
-        self, *, render: Render, apply: Apply | None = None, own_sessions: bool | None = None
+        self,
+        *,
+        render: Render,
+        feeds: Callable[[], AccountFeeds] | None = None,
+        own_sessions: bool | None = None,
     ) -> None:
+        """``feeds``: the process's account feeds (the hub's), used when ``own_sessions`` (the embedded
+        default, ``RELAY_IN_WEB``): no relay worker then tells this process of the account's changes."""
         self.loop = asyncio.get_running_loop()
         self._render = render
-        self._apply = Batch(apply) if apply is not None else None  # a burst of events: one database hop
+        self._feeds = feeds
         self.own_sessions = settings.RELAY_IN_WEB if own_sessions is None else own_sessions
         self.sockets: dict[int, set[WallSocket]] = {}
-        self.sessions: dict[int, UpstreamSession] = {}
+        self.followed: dict[int, str] = {}  # account → customer whose feed a wall here holds
         self.updated_at: dict[int, float] = {}
         self.upstream: dict[int, dict[str, Any]] = {}  # account → upstream_summary of its session
         self._customers: dict[str, int] = {}  # customer id → account pk, for the walls open here
@@ -110,10 +109,6 @@ class WallFeed:
         self.channel: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
-        # A queuecall whose queue VoIPBIN's code does not name: the account's queue lists say it.
-        self.queue_lists: QueueListRefresher[int] = QueueListRefresher(
-            spawn=self._spawn, deliver=self._on_queue
-        )
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = self.loop.create_task(coro)
@@ -159,9 +154,16 @@ class WallFeed:
             self._wake.set()
 
     def notify_customer(self, customer_id: str) -> None:
-        """A change this process applied for some customer (a signed-in user's session saw it)."""
+        """A change this process applied for some customer (a user's session or an account feed saw it)."""
         account_pk = self._customers.get(customer_id)
         if account_pk is not None:
+            self.notify(account_pk)
+
+    def feed_status(self, customer_id: str, status: SessionStatus) -> None:
+        """How the customer's account feed held here is: what the walls say of VoIPBIN."""
+        account_pk = self._customers.get(customer_id)
+        if account_pk is not None and account_pk in self.followed:
+            self.upstream[account_pk] = upstream_summary(status)
             self.notify(account_pk)
 
     async def close(self) -> None:
@@ -185,9 +187,12 @@ class WallFeed:
         if account is None or account_pk not in self.sockets:
             return  # gone, or its last wall left while we looked it up: no session to keep
         self._customers[account.customer_id] = account_pk
-        if self.own_sessions and account_pk not in self.sessions:
-            self.sessions[account_pk] = self._open_session(account)
-            self.sessions[account_pk].start()
+        if self.own_sessions and self._feeds is not None and account_pk not in self.followed:
+            feeds = self._feeds()
+            if await feeds.acquire(account.customer_id, ("wall", account_pk)):
+                self.followed[account_pk] = account.customer_id
+                if (status := feeds.status(account.customer_id)) is not None:
+                    self.upstream[account_pk] = upstream_summary(status)
 
     async def _unfollow(self, account_pk: int) -> None:
         if self.layer is not None and self.channel is not None:
@@ -196,43 +201,9 @@ class WallFeed:
         for customer_id in [c for c, pk in self._customers.items() if pk == account_pk]:
             del self._customers[customer_id]
         self.upstream.pop(account_pk, None)
-        session = self.sessions.pop(account_pk, None)
-        if session is not None:
-            await session.close("no wall open")
-
-    def _open_session(self, account: Account) -> UpstreamSession:
-        account_pk = account.pk
-
-        async def on_event(event: Event) -> None:
-            await self._on_queue(account_pk, event)
-            await self.queue_lists.consider(account_pk, event, accesskey=account.access_key)
-
-        def on_status(status: SessionStatus) -> None:
-            self.upstream[account_pk] = upstream_summary(status)
-            self.notify(account_pk)
-
-        async def on_connected(session: UpstreamSession, reconnected: bool) -> None:
-            await backfill_account(account)
-            self.notify(account_pk)
-
-        return UpstreamSession(
-            settings.VOIPBIN_WS_URL,
-            accesskey=account.access_key,
-            topics=principal_topics(
-                Principal(customer_id=account.customer_id, access_key=True), FEED_RESOURCES
-            ),
-            on_event=on_event,
-            on_status=on_status,
-            on_connected=on_connected,
-            name=f"wall:{account.customer_id[:8]}",
-            **session_options(),
-        )
-
-    async def _on_queue(self, account_pk: int, event: Event) -> None:
-        """An event of the account's own session (or its queue lists): applied, and the walls told."""
-        if self._apply is not None:
-            await self._apply(event)
-        self.notify(account_pk)
+        customer_id = self.followed.pop(account_pk, None)
+        if customer_id is not None and self._feeds is not None:
+            self._feeds().release(customer_id, ("wall", account_pk))
 
     async def _listen(self) -> None:
         layer, channel = self.layer, self.channel
@@ -307,15 +278,6 @@ class WallFeed:
                     await socket.end(CLOSE_REVOKED)
 
 
-async def backfill_account(account: Account) -> None:
-    """Queues, queuecalls and agents as VoIPBIN holds them, and no ghosts, after every (re)connect of an
-    account session."""
-    try:
-        await queues_backfill.backfill_account(accesskey=account.access_key, customer_id=account.customer_id)
-    except VoipbinError as exc:
-        logger.warning("queue backfill for %s failed: %s", account, exc.message)
-
-
 def _for(socket: WallSocket, parts: dict[str, str]) -> str:
     """The stamp and the socket's own panels: a wall never receives a panel its link does not show."""
     return parts.get(UPDATED, "") + "".join(parts.get(panel, "") for panel in socket.panels)
@@ -330,11 +292,19 @@ def customer_changed(customer_id: str) -> None:
         _feed.notify_customer(customer_id)
 
 
+def customer_feed_status(customer_id: str, status: SessionStatus) -> None:
+    """The customer's account feed (held here for walls, or for agents' pages) connected, fell silent…"""
+    if _feed is not None:
+        _feed.feed_status(customer_id, status)
+
+
 def get_feed() -> WallFeed:
     """The process's wall feed, created inside the running event loop on first use."""
     global _feed
     if _feed is None or _feed.loop is not asyncio.get_running_loop():
-        _feed = WallFeed(render=render_panels, apply=apply_event)
+        from dashboard.relay import get_hub  # the hub notifies walls of what it applies: it imports us
+
+        _feed = WallFeed(render=render_panels, feeds=lambda: get_hub().feeds)
     return _feed
 
 

@@ -159,7 +159,8 @@ def test_a_caller_answered_by_an_agent_reads_as_people_see_it():
     assert now.phase is Phase.FLOW  # progressing is the flow picking up, not a person
     assert now.label == "Speaking to the caller"
     assert now.since == BASE + timedelta(seconds=3)
-    assert now.outcome is None and now.agent_name == ""
+    assert now.outcome is None
+    assert now.agent_name == ""
 
     contact.flow_at(10, "queue_join")
     contact.queue(10, "waiting")
@@ -171,7 +172,8 @@ def test_a_caller_answered_by_an_agent_reads_as_people_see_it():
     contact.agent(40, "ringing")
     now = contact.now
     assert (now.phase, now.label) == (Phase.CONNECTING, "Ringing Sam Chen")  # named by VoIPBIN's list
-    assert now.since == BASE + timedelta(seconds=10) and now.ringing_since == BASE + timedelta(seconds=40)
+    assert now.since == BASE + timedelta(seconds=10)
+    assert now.ringing_since == BASE + timedelta(seconds=40)
 
     contact.leg_moves(44, "progressing", tm_progressing=at(44))
     contact.queue(44, "service", tm_service=at(44), duration_waiting=34000)
@@ -187,7 +189,8 @@ def test_a_caller_answered_by_an_agent_reads_as_people_see_it():
     now = contact.now
     assert now.outcome is Outcome.COMPLETED
     assert now.phase is Phase.WRAP_UP  # Sam is still busy with it
-    assert now.talk == timedelta(seconds=56) and now.wait == timedelta(seconds=34)
+    assert now.talk == timedelta(seconds=56)
+    assert now.wait == timedelta(seconds=34)
 
     contact.agent(130, "available")
     assert (contact.now.phase, contact.now.label) == (Phase.ENDED, "Completed")
@@ -202,9 +205,12 @@ def test_a_caller_who_gives_up_in_the_queue_is_abandoned_and_never_talked():
     contact.queue(74, "abandoned", duration_waiting=64000)
     now = contact.now
     assert (now.phase, now.outcome, now.label) == (Phase.ENDED, Outcome.ABANDONED, "Abandoned in queue")
-    assert now.talk is None and now.wait == timedelta(seconds=64)
+    assert now.talk is None
+    assert now.wait == timedelta(seconds=64)
     row = CALLS_PAGE.render_change(apply("call", {**contact.call, "tm_update": at(75)}))["supervisor"]
-    assert "Abandoned in queue" in row and "waited 1:04" in row and "Talked" not in row
+    assert "Abandoned in queue" in row
+    assert "waited 1:04" in row
+    assert "Talked" not in row
 
 
 def test_a_caller_who_hangs_up_while_an_agent_rings_is_abandoned():
@@ -274,7 +280,9 @@ def test_the_calls_page_lists_one_row_per_conversation_and_agents_only_their_own
     sam = person(agent_id=DEMO_AGENT2_ID, permission=Permission.AGENT)
     assert [c.pk for c in CALLS_PAGE.lists(sam)["active"]] == [mine.call_id]
     html = CALLS_PAGE.render_lists(sam)
-    assert mine.call_id in html and mine.leg_id in html and other.call_id not in html
+    assert mine.call_id in html
+    assert mine.leg_id in html
+    assert other.call_id not in html
 
 
 def test_a_leg_whose_customer_call_is_unknown_shows_on_its_own_until_the_call_arrives():

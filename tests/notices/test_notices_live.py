@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
+from dashboard.backfill import fetch_and_apply
 from dashboard.models import Message
-from dashboard.queues.backfill import backfill
 from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, OTHER_CUSTOMER_ID, OTHER_QUEUE_ID, SALES_QUEUE_ID
 from tests.queues.test_queues_live import connect, queuecall_of
 from tests.test_live_consumer import nothing_containing, receive_until
@@ -38,7 +38,7 @@ async def frames_until(page, done: Callable[[str], bool], timeout: float = 5.0) 
 async def queues_known(make_persona) -> None:
     """Queues and agents in live state, as the relay worker's account session keeps them."""
     manager = await make_persona("manager")
-    await backfill(token=manager.voipbin_token, supervisor=True)
+    await fetch_and_apply(token=manager.voipbin_token, customer_id=manager.customer_id)
 
 
 async def settled(relay_hub) -> None:

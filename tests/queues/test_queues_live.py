@@ -14,8 +14,8 @@ import json
 
 import pytest
 
+from dashboard.backfill import fetch_and_apply
 from dashboard.models import Agent, Queue, Queuecall
-from dashboard.queues.backfill import backfill
 from dashboard.simulator.accounts import (
     DEMO_AGENT1_ID,
     DEMO_AGENT2_ID,
@@ -80,22 +80,24 @@ async def test_backfill_fetches_a_supervisors_agents_queues_and_queuecalls(sim, 
     sim.set_dialect("legacy")
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing", queue_id=SALES_QUEUE_ID)
     sim.create_call(customer_id=OTHER_CUSTOMER_ID, status="progressing", queue_id=OTHER_QUEUE_ID)
-    changes = await backfill(token=manager.voipbin_token, supervisor=True)
-    assert {c.resource for c in changes} == {"agent", "queue", "queuecall"}
+    changes = await fetch_and_apply(token=manager.voipbin_token, customer_id=DEMO_CUSTOMER_ID)
+    assert {c.resource for c in changes} == {"call", "agent", "queue", "queuecall"}
     assert {a.pk async for a in Agent.objects.all()} == {agent.id for agent in DEMO_CUSTOMER.agents}
     assert {q.pk async for q in Queue.objects.all()} == {SALES_QUEUE_ID, SUPPORT_QUEUE_ID}
     # GET /queuecalls omits queue_id (VoIPBIN's code); the queue lists fetched first place it.
     queuecall = await Queuecall.objects.aget(reference_id=call["id"])
     assert (queuecall.queue_id, queuecall.status) == (SALES_QUEUE_ID, "waiting")
     before = {q.pk: q.data async for q in Queuecall.objects.all()}
-    again = await backfill(token=manager.voipbin_token, supervisor=True)  # reported for this process's
-    assert {c.row.pk for c in again if c.resource == "queuecall"} == set(before)  # pages, not rewritten:
+    again = await fetch_and_apply(token=manager.voipbin_token, customer_id=DEMO_CUSTOMER_ID)  # reported
+    assert {c.row.pk for c in again if c.resource == "queuecall"} == set(
+        before
+    )  # for the pages, not rewritten
     assert {q.pk: q.data async for q in Queuecall.objects.all()} == before
 
 
 async def test_an_agents_backfill_is_its_own_agent_only(sim, live_settings, make_persona):
     agent = await make_persona("agent2")
-    changes = await backfill(token=agent.voipbin_token, supervisor=False)
+    changes = await fetch_and_apply(token=agent.voipbin_token, customer_id=DEMO_CUSTOMER_ID, lists=False)
     assert [(c.resource, c.row.pk) for c in changes] == [("agent", DEMO_AGENT2_ID)]
     assert (await Agent.objects.aget(pk=DEMO_AGENT2_ID)).tag_ids == list(DEMO_CUSTOMER.agents[3].tag_ids)
 
@@ -125,7 +127,9 @@ async def test_supervisor_watches_a_caller_join_wait_and_get_answered(sim, relay
 @pytest.mark.parametrize("sim", ["tutorial"], indirect=True)
 async def test_agent_is_sent_cards_of_its_own_queues_only(sim, relay_hub, make_persona):
     manager, agent2 = await make_persona("manager"), await make_persona("agent2")  # agent2: Support
-    await backfill(token=manager.voipbin_token, supervisor=True)  # queues as a supervisor left them
+    await fetch_and_apply(
+        token=manager.voipbin_token, customer_id=DEMO_CUSTOMER_ID
+    )  # as a supervisor left them
     page = await connect(agent2, QUEUES, sim)
     first = await after_backfill(page)  # its own: GET /me
     assert f'id="queue-{SUPPORT_QUEUE_ID}"' in first

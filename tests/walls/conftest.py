@@ -12,9 +12,12 @@ from dashboard.walls import feed as wall_feed
 
 @pytest.fixture
 async def feed(live_settings):
-    """The process's wall feed, closed after the test."""
+    """The process's wall feed, closed after the test with the hub whose account feeds it holds."""
+    from dashboard.relay import shutdown_hub
+
     yield wall_feed.get_feed()
     await wall_feed.shutdown_feed()
+    await shutdown_hub()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ async def test_wall_gets_its_panels_then_updates_once_per_change(feed, account, 
     assert 'hx-swap-oob="true"' in html
     await communicator.disconnect()
     await until(lambda: feed.sockets == {})
-    assert feed.sessions == {}  # the account session closes with the last wall
+    assert feed.followed == {}  # the account feed is let go with the last wall
 
 
 async def test_revoking_a_link_closes_its_open_sockets_within_seconds(feed, account, link):
