@@ -307,7 +307,7 @@ async def test_event_from_several_sessions_is_applied_and_rendered_once(
     sim, relay_hub, make_persona, monkeypatch
 ):
     """Three supervisors, three upstream sessions, one event: one DB write, one render, three rows shown."""
-    import dashboard.relay as relay
+    import dashboard.relay.pipeline as relay
 
     applied, rendered = [], []
     real_apply, real_render = relay.apply_event, relay.render_update
@@ -341,7 +341,7 @@ async def test_one_users_sign_out_mid_apply_does_not_stall_another_users_session
     sim, relay_hub, make_persona, monkeypatch
 ):
     """Both sessions wait on one shared apply; cancelling the first must not cancel the second."""
-    import dashboard.relay as relay
+    import dashboard.relay.pipeline as relay
 
     real_apply = relay.apply_event
 

@@ -65,4 +65,4 @@ async def test_a_wall_link_that_no_longer_opens_is_refused_at_the_handshake(feed
     connected, code = await communicator(f"/ws/wall/{token}/", ORIGIN).connect()
     assert (connected, code) == (False, CLOSE_INVALID_LINK)
     assert feed.sockets == {}
-    assert feed.sessions == {}  # no account session was opened for it either
+    assert feed.followed == {}  # no account feed was held for it either

@@ -1,18 +1,21 @@
-"""The per-user relay: one upstream VoIPBIN session per signed-in user, fanned out to their tabs.
+"""Who owns a session, and local fan-out: one upstream VoIPBIN session per signed-in user, handed to
+their tabs, and the account feeds for agents' pages.
 
 A user's first browser socket anywhere in the deployment opens their upstream
 session with their own VoIPBIN token and topics; a lease (Redis, or the
 process in the embedded default) makes it the only one. Every tab of theirs
 shares it, and it closes a grace period after the last tab leaves.
 
-What arrives is applied to live state once per process, however many users'
-sessions deliver the same event, rendered once per page kind, and handed to
-that user's sockets in the process directly (no channel-layer hop per
-socket). Other processes serving the same user's tabs get the rendered
-update once per process through the channel layer. Each user only ever
-receives what their own VoIPBIN session delivered: tenants stay apart by
-construction. If the owning process dies its lease runs out and a process
-still serving that user's tabs takes the session over, backfills and resyncs.
+What arrives goes through the process's pipeline (``dashboard.relay.pipeline``: applied and
+rendered once per process, however many sessions deliver it) and is handed to that user's sockets
+here directly (no channel-layer hop per socket); each socket keeps what its page's topics match.
+Other processes serving the same user's tabs get the rendered update once per process
+(``dashboard.relay.crossing``). Each user only ever receives what their own VoIPBIN session
+delivered, or, for an agent, what their customer's account feed delivered and the dashboard
+addressed to them (``dashboard.accountfeed``; the topics of ``dashboard.calls.state.routed`` and
+``dashboard.queues.state``): tenants stay apart by construction. If the owning process dies its
+lease runs out and a process still serving that user's tabs takes the session over, backfills and
+resyncs.
 
 Notices (``dashboard.notices``) are rendered with the update, once per process; the owning
 process decides which of them this user is shown and hands them to every page of the user,
@@ -24,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -38,17 +40,15 @@ from django.utils import timezone
 from dashboard import resources
 from dashboard.accountfeed import AccountFeeds
 from dashboard.backfill import backfill, backfill_agent
-from dashboard.batching import Batch
-from dashboard.changes import Change
 from dashboard.clients import rest_client, session_options
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
-from dashboard.layers import private_layer
 from dashboard.leases import Leases, make_leases
-from dashboard.live import apply_event, note_state_changed
+from dashboard.live import note_state_changed
 from dashboard.models import User
-from dashboard.notices import Notice, NoticeMemory, notices_for, shown_to
-from dashboard.pages import PAGES
+from dashboard.notices import NoticeMemory, shown_to
 from dashboard.queues.backfill import QueueListRefresher
+from dashboard.relay.crossing import Crossing
+from dashboard.relay.pipeline import Pipeline, Update
 from dashboard.voipbin.events import Event
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
@@ -56,31 +56,8 @@ from dashboard.walls.feed import customer_changed, customer_feed_status
 
 logger = logging.getLogger(__name__)
 
-# Events applied here, with their rendered update (~10 KiB each) for the other sessions delivering
-# them: those arrive within moments, so a thousand cover many seconds of a busy account. A delivery
-# later than that applies again, which changes nothing (the row is as new) and costs a render.
-_APPLIED_MEMORY = 1024
-_LATEST_MEMORY = 8192  # resource → newest event key: small, and kept longer
 _FANNED_OUT_MEMORY = 256  # per user: events already on their pages (two sessions deliver some)
 CLOSE_SIGNED_OUT = 4001
-
-
-def relay_group(user_pk: int) -> str:
-    """The channel-layer group of the processes serving a user's tabs (one channel each)."""
-    return f"relay.user.{user_pk}"
-
-
-def customer_group(customer_id: str) -> str:
-    """The group of the processes serving any tab of a customer's users: where updates go."""
-    return f"relay.customer.{customer_id}"
-
-
-LAYER_CONCURRENCY = 20
-"""Channel-layer calls in flight at once: channels_redis' pool (100 connections) raises rather than
-waits when they run out, as a thousand tabs reconnecting together would make them."""
-PUBLISH_DELAY = 0.005
-"""How long an update waits for the other sessions delivering the same event, so that it crosses to
-other processes once for all of their users instead of once per user (100 supervisors: 100x fewer)."""
 
 
 def lease_key(user_pk: int) -> str:
@@ -104,25 +81,6 @@ class LiveSocket(Protocol):
     async def push(self, html: str) -> None: ...
     async def resync(self) -> None: ...
     async def end(self, code: int) -> None: ...
-
-
-@dataclass(frozen=True)
-class Update:
-    """One change, rendered once for every page kind and audience that shows it, and its notices."""
-
-    topics: list[str]
-    fragments: dict[str, dict[str, str]]  # page kind → audience ("supervisor"/"agent") → html
-    resource_key: str = ""
-    notices: tuple[Notice, ...] = ()  # shown on every page, to whom dashboard.notices says
-
-
-def render_update(change: Change) -> Update:
-    return Update(
-        resource_key=f"{change.resource}:{change.row.pk}",
-        topics=change.topics,
-        fragments={kind: page.render_change(change) for kind, page in PAGES.items()},
-        notices=notices_for(change),
-    )
 
 
 def render_upstream_state(
@@ -169,7 +127,9 @@ class Hub:
 
     def __init__(self, leases: Leases | None = None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.process_id = uuid.uuid4().hex
+        self.pipeline = Pipeline(changed=lambda change: customer_changed(change.row.customer_id))
+        self.crossing = Crossing(spawn=self._spawn)
+        self.process_id = self.crossing.process_id  # what our leases say
         self.queue_lists: QueueListRefresher[int] = QueueListRefresher(
             spawn=self._spawn, deliver=self.deliver
         )
@@ -185,28 +145,15 @@ class Hub:
             spawn=self._spawn, deliver=self.deliver_feed
         )
         self.leases = leases or make_leases()
-        self.layer = private_layer()
-        self.channel: str | None = None
-        self._apply_and_render = Batch(apply_and_render)  # a burst of events: one database hop
-        self._applied: OrderedDict[str, asyncio.Task[Update | None]] = OrderedDict()
-        self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
         self._tasks: set[asyncio.Task[Any]] = set()
         self._started = False
-        self._cut_off = False  # Redis was unreachable since the last maintenance round
         # Events that could not be stored while the database was away: backfill once it answers.
         self._database_gap = BackfillAfterOutage(self.backfill, self._spawn)
         self._feed_gap = BackfillAfterOutage(self.feeds.backfill, self._spawn)
-        # Updates on their way to other processes: (customer, event key) → the update, and each
-        # user whose own session delivered it with the notices decided for them.
-        self._outgoing: dict[tuple[str, str], tuple[Update, list[tuple[int, list[str]]]]] = {}
-        self._flush_at: asyncio.TimerHandle | None = None
-        self._layer_slots = asyncio.Semaphore(LAYER_CONCURRENCY)
 
     async def _start(self) -> None:
         self._started = True
-        if self.layer is not None:
-            self.channel = await self.layer.new_channel("relay.")
-            self._spawn(self._listen())
+        await self.crossing.open(self._on_message)
         self._spawn(self._maintain())
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
@@ -238,7 +185,7 @@ class Hub:
         if entry.fed is None and not user.is_supervisor:
             entry.fed = await self.feeds.acquire(user.customer_id, user.pk)
         if first:  # later tabs of the user find the groups joined (maintenance keeps them so)
-            await self._join(user)
+            await self.crossing.join(user.pk, user.customer_id)
         return entry
 
     def detach(self, socket: LiveSocket) -> None:
@@ -281,12 +228,9 @@ class Hub:
         if self._tasks:
             # A receive blocked in Redis may only notice when its connection closes (below).
             await asyncio.wait(self._tasks, timeout=1)
-        if self.layer is not None:
-            await self.layer.close_pools()
+        await self.crossing.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Events being applied are shielded from their callers' cancellation (other sessions wait on
-        # them): let them finish, so nothing of the hub's touches the database after shutdown.
-        await asyncio.gather(*(t for t in self._applied.values() if not t.done()), return_exceptions=True)
+        await self.pipeline.drain()
         await self.leases.aclose()
 
     # -- ownership -----------------------------------------------------------------------------
@@ -299,7 +243,7 @@ class Hub:
             )
         except Exception as exc:  # Redis away: keep what we have, try again next round
             logger.warning("lease for user %s not checked: %s", entry.user.pk, exc)
-            self._cut_off = True
+            self.crossing.cut_off = True
             return entry.upstream is not None
         if not ours:
             if entry.upstream is not None:
@@ -328,15 +272,17 @@ class Hub:
         """
         while True:
             await asyncio.sleep(settings.RELAY_LEASE_SECONDS / 3)
-            was_cut_off, self._cut_off = self._cut_off, False
+            was_cut_off, self.crossing.cut_off = self.crossing.cut_off, False
             for user_pk, entry in list(self.sessions.items()):
                 try:
                     if await self._claim(entry) and entry.last_state_html:
-                        await self._publish(user_pk, {"type": "relay.state", "html": entry.last_state_html})
-                    await self._join(entry.user)
+                        await self.crossing.to_user(
+                            user_pk, {"type": "relay.state", "html": entry.last_state_html}
+                        )
+                    await self.crossing.join(entry.user.pk, entry.user.customer_id)
                 except Exception:
                     logger.exception("relay maintenance for user %s failed", user_pk)
-            if was_cut_off and not self._cut_off:
+            if was_cut_off and not self.crossing.cut_off:
                 logger.info("other processes reachable again: resyncing local tabs")
                 note_state_changed()  # what they changed meanwhile never reached us
                 for user_pk in list(self.sessions):
@@ -370,7 +316,7 @@ class Hub:
         html = entry.last_state_html = render_upstream_state(status, no_account=entry.fed is False)
         for socket in entry.sockets:
             socket.offer(html)
-        self._spawn(self._publish(user_pk, {"type": "relay.state", "html": html}))
+        self._spawn(self.crossing.to_user(user_pk, {"type": "relay.state", "html": html}))
 
     async def backfill(self, user_pk: int) -> None:
         """After every (re)connect, fetch what VoIPBIN holds (``dashboard.backfill``), then resync every
@@ -396,7 +342,7 @@ class Hub:
         # rows meanwhile without an event reaching this process: the resync renders afresh.
         note_state_changed()
         await self._resync_local(user_pk)
-        await self._publish(user_pk, {"type": "relay.resync"})
+        await self.crossing.to_user(user_pk, {"type": "relay.resync"})
 
     async def _resync_local(self, user_pk: int) -> None:
         entry = self.sessions.get(user_pk)
@@ -422,7 +368,7 @@ class Hub:
         and shown to the customer's agents here, each socket filtering by the topics the dashboard gave
         the change (only the agents it concerns)."""
         try:
-            update = await self.apply(event)
+            update = await self.pipeline.apply(event)
         except DATABASE_AWAY:
             self._feed_gap(customer_id)
             raise
@@ -461,7 +407,7 @@ class Hub:
     async def deliver(self, user_pk: int, event: Event, *, backfilled: bool = False) -> None:
         """An event the user's own session brought (``backfilled``: fetched over REST, never notifies)."""
         try:
-            update = await self.apply(event)
+            update = await self.pipeline.apply(event)
         except DATABASE_AWAY:
             self._database_gap(user_pk)
             raise
@@ -483,7 +429,7 @@ class Hub:
             )
             self._notify(user_pk, shown)
         if entry is not None and not backfilled:  # after a backfill, other processes resync instead
-            self._publish_update(entry.user.customer_id, event.key, update, user_pk, shown)
+            self.crossing.update(entry.user.customer_id, event.key, update, user_pk, shown)
 
     async def _fan_out(self, user_pk: int, update: Update, *, key: str = "") -> None:
         """Written from here, socket after socket, where nothing waits before it (no task switch each).
@@ -503,128 +449,6 @@ class Hub:
         for socket in entry.sockets if entry else ():
             for html in shown:
                 socket.offer(html)
-
-    async def apply(self, event: Event) -> Update | None:
-        """Apply and render once per process per event, whichever session brought it first.
-
-        The work runs in a task the hub owns, so a session closing meanwhile (a
-        sign-out, a grace period ending) cannot cancel it for the other sessions
-        waiting on the same event. A cached update that a newer event for the same
-        resource has since overtaken is not handed out again: it would regress the row.
-        """
-        task = self._applied.get(event.key)
-        if task is None:
-            task = self.loop.create_task(self._apply_once(event))
-            self._applied[event.key] = task
-            self._evict_done()
-        update = await asyncio.shield(task)
-        if update is not None and self._latest.get(update.resource_key) != event.key:
-            return None
-        return update
-
-    async def _apply_once(self, event: Event) -> Update | None:
-        try:
-            change, update = await self._apply_and_render(event)
-            if change is not None:
-                customer_changed(change.row.customer_id)  # this process's wall displays
-        except BaseException:
-            self._applied.pop(event.key, None)  # a later delivery may try again
-            raise
-        if update is not None:
-            self._latest[update.resource_key] = event.key
-            self._latest.move_to_end(update.resource_key)
-            if len(self._latest) > _LATEST_MEMORY:
-                self._latest.popitem(last=False)
-        return update
-
-    def _evict_done(self) -> None:
-        while len(self._applied) > _APPLIED_MEMORY:
-            key, oldest = next(iter(self._applied.items()))
-            if not oldest.done():
-                return  # never forget work still in flight
-            del self._applied[key]
-
-    # -- other processes -----------------------------------------------------------------------
-
-    async def _publish(self, user_pk: int, message: dict[str, Any]) -> None:
-        """Once per process serving this user's tabs, not once per socket."""
-        await self._send_group(relay_group(user_pk), {**message, "user": user_pk})
-
-    async def _send_group(self, group: str, message: dict[str, Any]) -> None:
-        if self.layer is None:
-            return
-        try:
-            async with self._layer_slots:
-                await self.layer.group_send(group, {**message, "origin": self.process_id})
-        except Exception as exc:
-            logger.warning("relay to other processes (%s) failed: %s", group, exc)
-            self._cut_off = True
-
-    def _publish_update(
-        self, customer_id: str, key: str, update: Update, user_pk: int, notices: list[str]
-    ) -> None:
-        """Queue the update for the processes serving this customer's tabs, with the users it is for."""
-        if self.layer is None:
-            return
-        _, users = self._outgoing.setdefault((customer_id, key), (update, []))
-        users.append((user_pk, notices))
-        if self._flush_at is None:
-            self._flush_at = self.loop.call_later(PUBLISH_DELAY, lambda: self._spawn(self._flush_updates()))
-
-    async def _flush_updates(self) -> None:
-        self._flush_at = None
-        outgoing, self._outgoing = self._outgoing, {}
-        for (customer_id, key), (update, users) in outgoing.items():
-            message = {
-                "type": "relay.updates",
-                "key": key,
-                "topics": update.topics,
-                "fragments": update.fragments,
-            }
-            # Pairs, not a map: msgpack (channels_redis) reads back string keys only.
-            await self._send_group(customer_group(customer_id), {**message, "users": users})
-
-    async def _join(self, user: User) -> None:
-        if self.layer is not None and self.channel is not None:
-            try:
-                async with self._layer_slots:
-                    await self.layer.group_add(relay_group(user.pk), self.channel)
-                    await self.layer.group_add(customer_group(user.customer_id), self.channel)
-            except Exception:
-                self._cut_off = True
-
-    async def _leave(self, user: User) -> None:
-        if self.layer is not None and self.channel is not None:
-            with contextlib.suppress(Exception):
-                async with self._layer_slots:
-                    await self.layer.group_discard(relay_group(user.pk), self.channel)
-                    if not any(e.user.customer_id == user.customer_id for e in self.sessions.values()):
-                        await self.layer.group_discard(customer_group(user.customer_id), self.channel)
-
-    async def _listen(self) -> None:
-        """This process's channel: updates, state, resyncs and sign-outs from other processes."""
-        layer, channel = self.layer, self.channel
-        if layer is None or channel is None:
-            return
-        failures = 0
-        while True:
-            try:
-                message = await layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                self._cut_off = True
-                logger.warning("relay channel unavailable (%s); retrying", exc)
-                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
-                continue
-            failures = 0
-            if message.get("origin") == self.process_id:
-                continue
-            try:
-                await self._on_message(message)
-            except Exception:
-                logger.exception("relay message %s failed", message.get("type"))
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -651,18 +475,17 @@ class Hub:
         elif kind == "relay.resync":
             await self._resync_local(user_pk)
 
+    async def _leave(self, user: User) -> None:
+        still_here = any(e.user.customer_id == user.customer_id for e in self.sessions.values())
+        await self.crossing.leave(user.pk, user.customer_id, customer_still_here=still_here)
+
     async def end_user_everywhere(self, user_pk: int) -> None:
         await self.end_user(user_pk)
-        await self._publish(user_pk, {"type": "relay.end"})
+        await self.crossing.to_user(user_pk, {"type": "relay.end"})
 
     def status_of(self, user_pk: int) -> SessionStatus | None:
         entry = self.sessions.get(user_pk)
         return entry.upstream.status if entry and entry.upstream else None
-
-
-def apply_and_render(event: Event) -> tuple[Change | None, Update | None]:
-    change = apply_event(event)
-    return change, render_update(change) if change else None
 
 
 _hub: Hub | None = None
