@@ -8,8 +8,7 @@ from dashboard.walls import views as walls
 
 urlpatterns = [
     path("", views.status, name="status"),
-    path("calls/", views.calls, name="calls"),
-    path("calls/<str:call_id>/hangup/", views.hangup_call, name="hangup_call"),
+    path("calls/", include("dashboard.calls.urls")),
     path("", include("dashboard.flows.urls")),
     path("messages/", include("dashboard.inbox.urls")),
     path("rules/", include("dashboard.autoreplies.urls")),

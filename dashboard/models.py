@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +17,7 @@ from dashboard import rules
 from dashboard.crypto import EncryptedTextField
 from dashboard.rules.engine import DEFAULT_MIN_SENDER_DIGITS
 from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
-from dashboard.voipbin.topics import Permission, Principal
+from dashboard.voipbin.topics import Permission, Principal, format_topic
 
 
 class Role(models.TextChoices):
@@ -51,6 +51,14 @@ class User(AbstractUser):
     def is_supervisor(self) -> bool:
         """Sees the whole account (VoIPBIN admin or manager)."""
         return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    def scope_topics(self, resources: Iterable[str]) -> list[str]:
+        """The widest topics the user may see for ``resources`` (what a live page may declare): the
+        customer's for supervisors, their own agent scope for agents."""
+        scope, scope_id = (
+            ("customer_id", self.customer_id) if self.is_supervisor else ("agent_id", self.agent_id)
+        )
+        return [format_topic(scope, scope_id, resource) for resource in resources]
 
     @property
     def principal(self) -> Principal:

@@ -35,7 +35,7 @@ from django.urls import reverse
 from dashboard.changes import Change
 from dashboard.inbox.threads import thread_key
 from dashboard.models import Message, Queue, Queuecall, User
-from dashboard.voipbin.topics import format_topic, matches
+from dashboard.voipbin.topics import matches
 
 MAX_AGE = timedelta(minutes=5)
 THREAD_INTERVAL = timedelta(minutes=1)
@@ -87,10 +87,9 @@ def may_see(user: User, notice: Notice) -> bool:
     """The user's widest VoIPBIN scope reaches one of the change's topics (tutorial matching)."""
     if notice.supervisors_only and not user.is_supervisor:
         return False
-    scope, scope_id = ("customer_id", user.customer_id) if user.is_supervisor else ("agent_id", user.agent_id)
-    if not scope_id:
+    if not (user.customer_id if user.is_supervisor else user.agent_id):
         return False
-    held = [format_topic(scope, scope_id, resource) for resource in notice.resources]
+    held = user.scope_topics(notice.resources)
     return any(matches(subscription, topic) for subscription in held for topic in notice.topics)
 
 

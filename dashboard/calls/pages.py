@@ -27,7 +27,6 @@ from dashboard.changes import Change
 from dashboard.flows.pages import render_call_flow_action
 from dashboard.live import state_version
 from dashboard.models import Activeflow, Agent, Call, User
-from dashboard.voipbin.topics import format_topic
 
 ENDED_SHOWN = 50
 ENDED_WINDOW = timedelta(hours=12)
@@ -63,9 +62,7 @@ class CallsPage:
     def topics(self, user: User) -> list[str]:
         """The customer's calls for supervisors; an agent's own scope, where the conversations they are
         on arrive (``agent_id:<own>:call:<customer call>``)."""
-        if user.is_supervisor:
-            return [format_topic("customer_id", user.customer_id, r) for r in self.resources]
-        return [format_topic("agent_id", user.agent_id, r) for r in self.resources]
+        return user.scope_topics(self.resources)
 
     def render_change(self, change: Change) -> dict[str, str]:
         """The conversation's row, as supervisors (with the hang-up button) and agents see it.

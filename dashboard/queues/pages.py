@@ -23,7 +23,6 @@ from dashboard.queues.access import visible_agents, visible_queues
 from dashboard.queues.forms import QueueThresholdsForm
 from dashboard.queues.state import QueueChange
 from dashboard.queues.stats import QueueSummary, account_time_zone, agent_bucket, summarize
-from dashboard.voipbin.topics import format_topic
 
 AGENT_STATUS_CHOICES = [
     ("available", "Available"),
@@ -32,13 +31,6 @@ AGENT_STATUS_CHOICES = [
     ("offline", "Offline"),
 ]
 """What VoIPBIN's ``PUT /agents/{id}/status`` accepts (``ringing`` is VoIPBIN's own doing)."""
-
-
-def _topics(user: User, resources: tuple[str, ...]) -> list[str]:
-    """The widest topics of the user's role, as ``dashboard.pages.scope_topics`` (not imported:
-    ``dashboard.pages`` registers these pages, so this module must not import it)."""
-    scope, scope_id = ("customer_id", user.customer_id) if user.is_supervisor else ("agent_id", user.agent_id)
-    return [format_topic(scope, scope_id, resource) for resource in resources]
 
 
 def queue_summaries(queues: list[Queue]) -> list[QueueSummary]:
@@ -72,7 +64,7 @@ class QueuesPage:
         to), its own status under ``agent_id:<own>:agent``; not queuecall topics, which would
         reach it for calls it serves whatever queue they are in.
         """
-        return _topics(user, self.resources if user.is_supervisor else ("queue", "agent"))
+        return user.scope_topics(self.resources if user.is_supervisor else ("queue", "agent"))
 
     def render_change(self, change: Change) -> dict[str, str]:
         if not isinstance(change, QueueChange):
@@ -152,7 +144,7 @@ class AgentsPage:
         return True  # supervisors see every agent, an agent its own row
 
     def topics(self, user: User) -> list[str]:
-        return _topics(user, self.resources)
+        return user.scope_topics(self.resources)
 
     def render_change(self, change: Change) -> dict[str, str]:
         """The agent's row (status, or current call); the same for both audiences.
