@@ -377,19 +377,8 @@ class Hub:
             await self.feed_queue_lists.consider(customer_id, event, accesskey=account.access_key)
         if update is None:
             return
-        now = timezone.now()
-        for user_pk, entry in self._agents_of(customer_id):
-            await self._fan_out(user_pk, update, key=event.key)
-            if update.notices:
-                shown = shown_to(
-                    entry.user,
-                    update.notices,
-                    event_type=event.type,
-                    backfilled=backfilled,
-                    memory=entry.shown,
-                    now=now,
-                )
-                self._notify(user_pk, shown)
+        for user_pk, _ in self._agents_of(customer_id):
+            await self._show(user_pk, update, event, backfilled=backfilled)
 
     async def _feed_backfilled(self, customer_id: str) -> None:
         note_state_changed()
@@ -416,20 +405,26 @@ class Hub:
             await self.queue_lists.consider(user_pk, event, token=entry.user.voipbin_token)
         if update is None:
             return
-        await self._fan_out(user_pk, update, key=event.key)
-        shown: list[str] = []
-        if entry is not None and update.notices:
-            shown = shown_to(
-                entry.user,
-                update.notices,
-                event_type=event.type,
-                backfilled=backfilled,
-                memory=entry.shown,
-                now=timezone.now(),
-            )
-            self._notify(user_pk, shown)
+        shown = await self._show(user_pk, update, event, backfilled=backfilled)
         if entry is not None and not backfilled:  # after a backfill, other processes resync instead
             self.crossing.update(entry.user.customer_id, event.key, update, user_pk, shown)
+
+    async def _show(self, user_pk: int, update: Update, event: Event, *, backfilled: bool) -> list[str]:
+        """The update on the user's pages here, and the notices they are shown for it (decided here)."""
+        await self._fan_out(user_pk, update, key=event.key)
+        entry = self.sessions.get(user_pk)
+        if entry is None or not update.notices:
+            return []
+        shown = shown_to(
+            entry.user,
+            update.notices,
+            event_type=event.type,
+            backfilled=backfilled,
+            memory=entry.shown,
+            now=timezone.now(),
+        )
+        self._notify(user_pk, shown)
+        return shown
 
     async def _fan_out(self, user_pk: int, update: Update, *, key: str = "") -> None:
         """Written from here, socket after socket, where nothing waits before it (no task switch each).
