@@ -709,6 +709,16 @@ class Activeflow(LiveResource):
         return f"activeflow {self.pk} at {self.current_action_type or '?'} ({self.status})"
 
 
+class Flow(LiveResource):
+    """A VoIPBIN flow (the script calls run), for its name: VoIPBIN lists them (``GET /flows``)."""
+
+    name = models.CharField(max_length=255, blank=True)
+    detail = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name or self.pk
+
+
 class ActiveflowStep(models.Model):
     """An action a flow was seen entering, at VoIPBIN's time: the timeline is ordered by ``started_at``,
     never by arrival, and a duplicate event finds its step already there."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from dashboard.calls.state import apply_call
 from dashboard.changes import Change
-from dashboard.flows.state import apply_activeflow
+from dashboard.flows.state import apply_activeflow, apply_flow
 from dashboard.inbox.state import apply_message
 from dashboard.queues.state import apply_agent, apply_queue, apply_queuecall
 from dashboard.reconcile import ENDINGS
@@ -33,6 +33,8 @@ class Resource:
     agents: bool
     """An agent's own session subscribes to it. VoIPBIN's code publishes only owned calls under
     ``agent_id:`` (VOIPBIN.md §3); the tutorial's dialect also queue events, so those stay."""
+    subscribed: bool = True
+    """Some resources are only listed (flows: VoIPBIN's socket does not carry them)."""
 
     @property
     def settles(self) -> bool:
@@ -41,6 +43,8 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
+    # Flows first: the flows page names each group by its flow.
+    Resource("flow", "flows", apply_flow, limit=100, agents=False, subscribed=False),
     Resource("call", "calls", apply_call, limit=200, agents=True),
     # After calls: a flow finds its call.
     Resource("activeflow", "activeflows", apply_activeflow, limit=200, agents=False),
@@ -55,7 +59,8 @@ RESOURCES: tuple[Resource, ...] = (
 
 BY_NAME: dict[str, Resource] = {resource.name: resource for resource in RESOURCES}
 ALL: tuple[str, ...] = tuple(resource.name for resource in RESOURCES)
-FOLLOWED_BY_AGENTS: tuple[str, ...] = tuple(resource.name for resource in RESOURCES if resource.agents)
+SUBSCRIBED: tuple[str, ...] = tuple(resource.name for resource in RESOURCES if resource.subscribed)
+FOLLOWED_BY_AGENTS: tuple[str, ...] = tuple(r.name for r in RESOURCES if r.subscribed and r.agents)
 
 
 def apply(event: Event) -> Change | None:
@@ -69,4 +74,4 @@ def apply(event: Event) -> Change | None:
 def topics(principal: Principal) -> list[str]:
     """A session's topics: the widest its credentials allow (an access key, an admin or a manager: the
     customer's; a plain agent: its own), for every resource it follows."""
-    return principal_topics(principal, ALL if principal.may_see_customer else FOLLOWED_BY_AGENTS)
+    return principal_topics(principal, SUBSCRIBED if principal.may_see_customer else FOLLOWED_BY_AGENTS)

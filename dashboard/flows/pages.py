@@ -20,7 +20,7 @@ from django.utils import timezone
 from dashboard.changes import Change
 from dashboard.flows.labels import Action, describe
 from dashboard.flows.timeline import timeline
-from dashboard.models import Activeflow, Call, User
+from dashboard.models import Activeflow, Call, Flow, User
 from dashboard.voipbin.topics import format_topic
 
 # An ended flow stays on the flows page, greyed, this long: long enough to see it go.
@@ -35,6 +35,7 @@ class FlowGroup:
 
     flow_id: str
     flows: list[Activeflow] = field(default_factory=list)
+    name: str = ""  # as VoIPBIN lists it; empty until the flow list is fetched
 
     @property
     def running(self) -> list[Activeflow]:
@@ -79,7 +80,10 @@ def flow_groups(*, customer_id: str, now: datetime, flow_id: str | None = None) 
         groups.setdefault(flow.flow_id, FlowGroup(flow.flow_id)).flows.append(flow)
     if flow_id is not None and flow_id not in groups:
         groups[flow_id] = FlowGroup(flow_id)  # empty: the page removes it
-    return [groups[key] for key in sorted(groups)]
+    names = dict(Flow.objects.filter(customer_id=customer_id, pk__in=list(groups)).values_list("pk", "name"))
+    for key, group in groups.items():
+        group.name = names.get(key, "")
+    return sorted(groups.values(), key=lambda group: (not group.name, group.name.lower(), group.flow_id))
 
 
 def render_group(group: FlowGroup, *, live: bool) -> str:

@@ -17,8 +17,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from dashboard.changes import Change
-from dashboard.models import Activeflow, ActiveflowStep, Call, merged_data
-from dashboard.voipbin.events import RESERVED_ACTION_IDS, Event, newer_than, parse_time
+from dashboard.models import Activeflow, ActiveflowStep, Call, Flow, merged_data
+from dashboard.rows import upsert
+from dashboard.voipbin.events import RESERVED_ACTION_IDS, Event, changed_at, newer_than, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -173,3 +174,27 @@ def _call_of(
         .first()
     )
     return found if found is not None else ("", "")
+
+
+@transaction.atomic
+def apply_flow(event: Event) -> Change | None:
+    """A flow's name and detail (VoIPBIN lists flows; activeflows name only their flow's id)."""
+    if not event.resource_id:
+        return None
+
+    def fields_of(data: dict[str, Any], row: Flow | None) -> dict[str, Any] | None:
+        customer_id = str(data.get("customer_id") or event.customer_id or (row.customer_id if row else ""))
+        if not customer_id:
+            logger.warning("flow %s without a customer id skipped", event.resource_id)
+            return None
+        return {
+            "customer_id": customer_id,
+            "tm_update": changed_at(data),
+            "name": str(data.get("name") or ""),
+            "detail": str(data.get("detail") or ""),
+        }
+
+    done = upsert(Flow, event, fields_of)
+    if done is None or not done.changed:
+        return None
+    return Change("flow", done.row, created=done.created)

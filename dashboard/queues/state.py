@@ -1,8 +1,6 @@
 """Agent, queue and queuecall events applied to live state, as ``dashboard.live`` applies calls.
 
-Idempotent and in VoIPBIN's order: a row changes only when the event is newer (``newer_than``),
-what an event carries is merged over what we know, and two workers inserting the same new row
-settle it in a savepoint (the loser applies its event as an update).
+Idempotent and in VoIPBIN's order (``dashboard.rows.upsert``).
 
 VoIPBIN's code dialects omit a queuecall's ``queue_id`` (VOIPBIN.md §5); then it comes from the
 queues' ``wait_queuecall_ids`` / ``service_queuecall_ids`` as the last queue event or REST fetch
@@ -19,14 +17,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from dashboard.changes import Change
-from dashboard.models import SETTLED, Agent, LiveResource, Queue, Queuecall, merged_data
+from dashboard.models import SETTLED, Agent, LiveResource, Queue, Queuecall
 from dashboard.queues.stats import shares_tag
-from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
+from dashboard.rows import upsert
+from dashboard.voipbin.events import Event, changed_at, parse_time
 from dashboard.voipbin.topics import format_topic, resource_topics
 
 logger = logging.getLogger(__name__)
@@ -34,8 +33,6 @@ logger = logging.getLogger(__name__)
 SERVICE_STATUSES = ("service", "done")
 END_STATUSES = ("done", "abandoned")
 
-Row = TypeVar("Row", bound=LiveResource)
-Fields = Callable[[dict[str, Any], Any], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -61,60 +58,6 @@ def _strings(value: Any) -> list[str]:
 
 def _event_time(event: Event) -> datetime:
     return changed_at(event.data) or event.timestamp
-
-
-def _locked(model: type[Row], pk: str) -> Row | None:
-    return model.objects.select_for_update().filter(pk=pk).first()
-
-
-def _insert(model: type[Row], pk: str, data: dict[str, Any], fields: dict[str, Any]) -> Row | None:
-    """Insert the row, or None when it exists already (two workers racing on the same new row)."""
-    try:
-        with transaction.atomic():  # a savepoint: the outer transaction survives a lost race
-            return model.objects.create(pk=pk, data=data, **fields)
-    except IntegrityError:
-        return None
-
-
-@dataclass(frozen=True)
-class _Upserted:
-    row: Any
-    created: bool
-    changed: bool
-
-
-def _upsert(model: type[Row], event: Event, fields_of: Fields) -> _Upserted | None:
-    """Insert or update the event's row; ``changed`` False when the event is older than the row.
-
-    ``fields_of(data, row_before)`` maps merged resource data to model fields (None: skip the
-    event); it runs before the row changes, so it can compare with what the row held. Call it
-    inside a transaction.
-    """
-    pk = str(event.resource_id)
-    row = _locked(model, pk)
-    if row is None:
-        data = dict(event.data)
-        fields = fields_of(data, None)
-        if fields is None:
-            return None
-        inserted = _insert(model, pk, data, fields)
-        if inserted is not None:
-            return _Upserted(inserted, created=True, changed=True)
-        row = model.objects.select_for_update().get(pk=pk)
-    if not newer_than(event.data, row.data):
-        # Exactly as new as the row: another process stored it first and this one's pages have not
-        # shown it yet (see dashboard.live); report it, write nothing. Stale: nothing to report.
-        return _Upserted(row, created=False, changed=not newer_than(row.data, event.data))
-    data = merged_data(row.data, event.data)
-    fields = fields_of(data, row)
-    if fields is None:
-        return None
-    for name, value in fields.items():
-        setattr(row, name, value)
-    row.data = data
-    # Only what events own: a supervisor's thresholds saved meanwhile stay.
-    row.save(update_fields=[*fields, "data", "received_at"])
-    return _Upserted(row, created=False, changed=True)
 
 
 def _customer_id(event: Event, data: dict[str, Any], row: LiveResource | None) -> str:
@@ -153,7 +96,7 @@ def apply_agent(event: Event) -> QueueChange | None:
             former_tags = list(row.tag_ids or ())
         return fields
 
-    done = _upsert(Agent, event, fields_of)
+    done = upsert(Agent, event, fields_of)
     if done is None or not done.changed:
         return None
     agent: Agent = done.row
@@ -221,7 +164,7 @@ def apply_queue(event: Event) -> QueueChange | None:
             "service_queuecall_ids": _strings(data.get("service_queuecall_ids")),
         }
 
-    done = _upsert(Queue, event, fields_of)
+    done = upsert(Queue, event, fields_of)
     if done is None:
         return None
     queue: Queue = done.row
@@ -296,7 +239,7 @@ def apply_queuecall(event: Event) -> QueueChange | None:
             "tm_end": ended,
         }
 
-    done = _upsert(Queuecall, event, fields_of)
+    done = upsert(Queuecall, event, fields_of)
     if done is None or not done.changed:
         return None
     row: Queuecall = done.row

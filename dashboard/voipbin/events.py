@@ -25,7 +25,7 @@ from dashboard.voipbin.topics import resource_topics
 logger = logging.getLogger(__name__)
 
 RESOURCES = frozenset(
-    {"call", "queuecall", "queue", "agent", "message", "activeflow", "conference", "conversation"}
+    {"call", "queuecall", "queue", "agent", "message", "activeflow", "flow", "conference", "conversation"}
 )
 
 CALL_STATUSES = ("dialing", "ringing", "progressing", "terminating", "canceling", "hangup")

@@ -32,7 +32,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "PUT"})
 REFUSED_BEFORE_PROCESSING = frozenset({429, 503})
 """Answers that mean VoIPBIN did nothing with the request. Any other 5xx may come after the work was
 done (a 504 certainly can), so a POST that got one is never repeated."""
-LIST_RESOURCES = frozenset({"calls", "agents", "queues", "queuecalls", "messages", "activeflows"})
+LIST_RESOURCES = frozenset({"calls", "agents", "queues", "queuecalls", "messages", "activeflows", "flows"})
 MAX_PAGE_SIZE = 100
 
 

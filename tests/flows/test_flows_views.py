@@ -21,6 +21,7 @@ from dashboard.flows.pages import (
     flow_groups,
     render_call_flow_action,
 )
+from dashboard.live import apply_event
 from dashboard.models import Activeflow, Call
 from dashboard.simulator.accounts import (
     DEMO_AGENT1_ID,
@@ -30,6 +31,7 @@ from dashboard.simulator.accounts import (
     OTHER_CUSTOMER_ID,
     OTHER_FLOW_ID,
 )
+from dashboard.voipbin.events import normalize
 from tests.flows.helpers import T0, activeflow, apply, legacy, new_id, person, remember_call, when
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +259,14 @@ def test_flows_page_topics_are_the_customers_activeflows_and_none_for_agents():
     assert FLOWS_PAGE.topics(person("manager")) == [f"customer_id:{DEMO_CUSTOMER_ID}:activeflow:*"]
     assert FLOWS_PAGE.topics(person("agent1")) == []
     assert timedelta(seconds=30) <= FLOW_ENDED_LINGER <= timedelta(minutes=5)
+
+
+def test_a_group_is_named_by_its_flow_once_voipbin_listed_it():
+    run("talk", seconds_ago(5))
+    html = client_for("manager").get("/flows/").content.decode()
+    assert f'<code title="{DEMO_FLOW_ID}">' in html  # not listed yet: its id
+    flow = {"id": DEMO_FLOW_ID, "customer_id": DEMO_CUSTOMER_ID, "name": "Acme inbound", "tm_update": None}
+    assert apply_event(normalize({"type": "flow_updated", "data": flow})) is not None
+    html = client_for("manager").get("/flows/").content.decode()
+    assert "Acme inbound" in html
+    assert f'<code title="{DEMO_FLOW_ID}">' not in html

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from dashboard.models import Agent, Queue, Queuecall
+from dashboard import rows
 from dashboard.queues import state
 from dashboard.queues.forms import save_thresholds
 from dashboard.queues.pages import QUEUES_PAGE
@@ -93,13 +94,13 @@ def test_an_agent_leaving_a_queue_names_it_as_former():
 def test_two_workers_inserting_the_same_agent_settle_it(monkeypatch):
     """The row appears between our look-up and our insert: the event is applied as an update."""
     apply(agent_event("available", 0))
-    real_locked, calls = state._locked, []
+    real_locked, calls = rows._locked, []
 
     def missed_once(model, pk):
         calls.append(pk)
         return None if len(calls) == 1 else real_locked(model, pk)
 
-    monkeypatch.setattr(state, "_locked", missed_once)
+    monkeypatch.setattr(rows, "_locked", missed_once)
     change = apply(agent_event("away", 20))
     assert change is not None
     assert not change.created
