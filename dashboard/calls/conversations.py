@@ -111,9 +111,10 @@ class Conversation:
         return self.call.direction
 
     @property
-    def placed_by_agent(self) -> bool:
-        """An agent's own outgoing call (not dialled by a queue): the call is the agent's leg."""
-        return self.call.direction == "outgoing" and bool(self.call.owner_agent_id) and not self.legs
+    def direct(self) -> bool:
+        """The call is an agent's own leg, with no queue between: an agent's outgoing call, or a call
+        put straight through to them. Its answer is the agent's."""
+        return bool(self.call.owner_agent_id) and not self.legs and self.queuecall is None
 
     @property
     def leg(self) -> Call | None:
@@ -153,7 +154,7 @@ class Conversation:
     @property
     def answered_at(self) -> datetime | None:
         """When a person started talking: the agent leg's answer (or the queue's service)."""
-        if self.placed_by_agent:
+        if self.direct:
             return self.call.tm_answer
         leg = self.leg
         if leg is not None and leg.tm_answer:
@@ -197,7 +198,7 @@ class Conversation:
             return Outcome.UNKNOWN
         if self.queuecall is not None:
             return Outcome.ABANDONED
-        if self.call.tm_answer is not None and not self.placed_by_agent:
+        if self.call.tm_answer is not None and not self.direct:
             return Outcome.FLOW
         return Outcome.MISSED
 
@@ -217,7 +218,7 @@ class Conversation:
     def phase(self) -> Phase:
         if not self.is_active:
             return Phase.WRAP_UP if self.wrapping_up else Phase.ENDED
-        if self.placed_by_agent:
+        if self.direct:
             return Phase.TALKING if self.call.status == "progressing" else Phase.CONNECTING
         leg = self.leg
         if leg is not None and leg.is_active:
@@ -271,9 +272,9 @@ class Conversation:
         if phase is Phase.WAITING:
             return f"Waiting in {self.queue_name}" if self.queue_name else "Waiting in a queue"
         if phase is Phase.CONNECTING:
-            return "Dialing" if self.placed_by_agent else f"Ringing {agent}"
+            return "Dialing" if self.direct and self.direction == "outgoing" else f"Ringing {agent}"
         if phase is Phase.TALKING:
-            return f"Talking with {agent}" if not self.placed_by_agent else f"{agent} talking"
+            return f"Talking with {agent}"
         if phase is Phase.WRAP_UP:
             return f"{agent} wrapping up"
         if phase is Phase.ENDED:
@@ -293,7 +294,7 @@ class Conversation:
     def caller(self) -> str:
         """The other party, as the agent knows them: who called, or whom the agent called."""
         call = self.call
-        if self.placed_by_agent:
+        if self.direct and self.direction == "outgoing":
             return call.destination_name or call.destination or "unknown"
         return call.source_name or call.source or "unknown"
 

@@ -30,7 +30,7 @@ def test_supervisor_sees_a_call_appear_and_hangs_it_up(stack, page):
     expect(row).to_contain_text("Ringing", timeout=5_000)
     expect(page.locator("#calls-active")).to_contain_text(call["source"]["target"])
     stack.sim("POST", f"/_sim/calls/{call['id']}/status", json={"status": "progressing"})
-    expect(row).to_contain_text("Answered")
+    expect(row).to_contain_text("In the flow")  # its flow answered: nobody talks yet
     expect(row.locator("[data-duration-since]")).to_have_text(re.compile(r"\d+:\d\d"))
     screenshot(page, "calls-supervisor")
 
@@ -38,7 +38,7 @@ def test_supervisor_sees_a_call_appear_and_hangs_it_up(stack, page):
     row.get_by_role("button", name="Hang up").click()
     expect(page.locator("#notices")).to_contain_text("Hang-up requested")
     ended = page.locator(f"#calls-ended #call-{call['id']}")
-    expect(ended).to_contain_text("Hangup", timeout=5_000)
+    expect(ended).to_contain_text("Ended in the flow", timeout=5_000)
     expect(ended).to_contain_text("normal")
     expect(page.locator(f"#calls-active #call-{call['id']}")).to_have_count(0)
 
@@ -47,7 +47,7 @@ def test_agent_sees_only_own_calls(stack, page):
     sign_in(page, stack, "agent1")
     others = new_call(stack, direction="incoming", status="ringing")
     mine = new_call(stack, direction="incoming", status="progressing", owner_id=DEMO_AGENT1_ID)
-    expect(page.locator(f"#call-{mine['id']}")).to_contain_text("Answered", timeout=5_000)
+    expect(page.locator(f"#call-{mine['id']}")).to_contain_text("Talking with Jamie Rivera", timeout=5_000)
     expect(page.locator(f"#call-{others['id']}")).to_have_count(0)
     expect(page.get_by_role("button", name="Hang up")).to_have_count(0)
     page.reload()  # first paint from state shows the same
