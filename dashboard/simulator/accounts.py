@@ -35,6 +35,7 @@ DEMO_AGENT2_ID = _fixed_id("agent/agent2")
 DEMO_AGENT3_ID = _fixed_id("agent/agent3")
 OTHER_ADMIN_ID = _fixed_id("agent/globex-admin")
 OTHER_AGENT_ID = _fixed_id("agent/globex-agent")
+OTHER_AGENT2_ID = _fixed_id("agent/globex-agent2")
 
 SALES_QUEUE_ID = _fixed_id("queue/acme-sales")
 SUPPORT_QUEUE_ID = _fixed_id("queue/acme-support")
@@ -84,6 +85,8 @@ class DemoCustomer:
     agents: tuple[DemoAgent, ...]
     queues: tuple[DemoQueue, ...]
     sms_numbers: tuple[str, ...]
+    traffic_share: float = 1.0
+    """Its share of the configured call and SMS rates: the scenario's load follows its staff."""
 
     @property
     def numbers(self) -> tuple[str, ...]:
@@ -111,6 +114,19 @@ DEMO_CUSTOMER = DemoCustomer(
             DEMO_AGENT2_ID, "agent2", "Sam Chen", Permission.AGENT, "available", (SUPPORT_TAG_ID,), "1002"
         ),
         DemoAgent(DEMO_AGENT3_ID, "agent3", "Priya Patel", Permission.AGENT, "away", (SALES_TAG_ID,), "1003"),
+        *(
+            DemoAgent(
+                _fixed_id(f"agent/{username}"), username, name, Permission.AGENT, "available", tags, ext
+            )
+            for username, name, tags, ext in (
+                ("agent4", "Alex Kim", (SALES_TAG_ID,), "1004"),
+                ("agent5", "Maria Santos", (SALES_TAG_ID, SUPPORT_TAG_ID), "1005"),
+                ("agent6", "Noah Williams", (SALES_TAG_ID,), "1006"),
+                ("agent7", "Fatima Okafor", (SUPPORT_TAG_ID,), "1007"),
+                ("agent8", "Ethan Novak", (SALES_TAG_ID, SUPPORT_TAG_ID), "1008"),
+                ("agent9", "Sofia Rossi", (SUPPORT_TAG_ID,), "1009"),
+            )
+        ),
     ),
     queues=(
         DemoQueue(SALES_QUEUE_ID, "Sales", (SALES_TAG_ID,), DEMO_SALES_NUMBER),
@@ -135,9 +151,19 @@ OTHER_CUSTOMER = DemoCustomer(
             (HELPDESK_TAG_ID,),
             "2001",
         ),
+        DemoAgent(
+            OTHER_AGENT2_ID,
+            "globex-agent2",
+            "Yuki Tanaka",
+            Permission.AGENT,
+            "available",
+            (HELPDESK_TAG_ID,),
+            "2002",
+        ),
     ),
     queues=(DemoQueue(OTHER_QUEUE_ID, "Helpdesk", (HELPDESK_TAG_ID,), OTHER_HELPDESK_NUMBER),),
     sms_numbers=(OTHER_SMS_NUMBER,),
+    traffic_share=0.1,
 )
 
 CUSTOMERS: tuple[DemoCustomer, ...] = (DEMO_CUSTOMER, OTHER_CUSTOMER)

@@ -22,9 +22,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--speed", type=float, default=_DEFAULTS.speed, help="virtual seconds per real second"
     )
-    parser.add_argument("--calls-per-minute", type=float, default=_DEFAULTS.calls_per_minute)
+    parser.add_argument(
+        "--calls-per-minute",
+        type=float,
+        default=_DEFAULTS.calls_per_minute,
+        help="Acme's mean inbound calls between busy spells",
+    )
     parser.add_argument("--sms-per-minute", type=float, default=_DEFAULTS.sms_per_minute)
-    parser.add_argument("--agent-changes-per-minute", type=float, default=_DEFAULTS.agent_changes_per_minute)
+    parser.add_argument(
+        "--breaks-per-hour", type=float, default=_DEFAULTS.breaks_per_hour, help="per serving agent"
+    )
+    parser.add_argument(
+        "--peak-factor",
+        type=float,
+        default=_DEFAULTS.peak_factor,
+        help="call rate multiplier during busy spells (1: none)",
+    )
     parser.add_argument("--ping-interval", type=float, default=_DEFAULTS.ping_interval, help="seconds")
 
 
@@ -37,6 +50,7 @@ def config_from_options(options: Mapping[str, Any]) -> SimConfig:
         speed=options["speed"],
         calls_per_minute=options["calls_per_minute"],
         sms_per_minute=options["sms_per_minute"],
-        agent_changes_per_minute=options["agent_changes_per_minute"],
+        breaks_per_hour=options["breaks_per_hour"],
+        peak_factor=options["peak_factor"],
         ping_interval=options["ping_interval"],
     )

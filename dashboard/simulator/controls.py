@@ -99,6 +99,39 @@ async def set_call_status(request: web.Request) -> web.Response:
     return web.json_response(call)
 
 
+@routes.post("/_sim/journeys")
+async def start_journey(request: web.Request) -> web.Response:
+    """``{"queue_id", "customer_id"?, "source"?}``: a caller the scenario moves only when told to."""
+    body = await json_object(request)
+    options = {name: _field(body, name, str, required=False) for name in ("customer_id", "source")}
+    try:
+        journey = simulator_of(request).start_journey(
+            queue_id=_field(body, "queue_id", str), **{k: v for k, v in options.items() if v is not None}
+        )
+    except KeyError as error:
+        raise ApiError(404, f"unknown customer or queue {error}") from error
+    return web.json_response(journey)
+
+
+@routes.post("/_sim/journeys/{call_id}/step")
+async def step_journey(request: web.Request) -> web.Response:
+    """``{"to": "flow"|"queue"|"offer"|"answer"|"hangup"|"abandon", "agent_id"?, "side"?}``."""
+    body = await json_object(request)
+    side = _field(body, "side", str, required=False)
+    try:
+        journey = simulator_of(request).step_journey(
+            request.match_info["call_id"],
+            _field(body, "to", str),
+            agent_id=_field(body, "agent_id", str, required=False),
+            side=side or "caller",
+        )
+    except KeyError as error:
+        raise ApiError(404, f"no such stepped journey or agent {error}") from error
+    except ValueError as error:
+        raise ApiError(400, str(error)) from error
+    return web.json_response(journey)
+
+
 @routes.post("/_sim/delete")
 async def delete(request: web.Request) -> web.Response:
     """Delete a resource: its ``<resource>_deleted`` event goes out, and lists no longer show it."""

@@ -23,7 +23,7 @@ from dashboard.simulator.config import SimConfig
 from dashboard.simulator.frames import Dialect
 from dashboard.simulator.hub import Hub
 from dashboard.simulator.resources import Record, address, queuecall_record
-from dashboard.simulator.scenario import Scenario
+from dashboard.simulator.scenario import Journey, Scenario
 from dashboard.simulator.state import State
 from dashboard.voipbin.topics import Principal
 
@@ -120,7 +120,10 @@ class Simulator:
 
     async def _finish_hangup(self, call_id: str) -> None:
         await asyncio.sleep(self.config.hangup_delay)
-        self.state.set_call_status(call_id, "hangup", hangup_by="local", hangup_reason="normal")
+        call = self.state.get("call", call_id)
+        if call is not None and call.get("status") != "hangup":  # the other leg's end may have come first
+            self.state.set_call_status(call_id, "hangup", hangup_by="local", hangup_reason="normal")
+            self.scenario.advance(0.0)  # VoIPBIN ends the other leg at once, paused scenario or not
 
     def record_sent(self, principal: Principal, body: Mapping[str, Any], message: Record) -> None:
         """Log an accepted send, and deliver it to any simulated customer it was addressed to."""
@@ -222,7 +225,38 @@ class Simulator:
         return call
 
     def set_call_status(self, call_id: str, status: str, **fields: str) -> Record:
-        return self.state.set_call_status(call_id, status, **fields)
+        """Move a call; a hangup is followed at once by what VoIPBIN does (the other leg ends)."""
+        call = self.state.set_call_status(call_id, status, **fields)
+        if status == "hangup":
+            self.scenario.advance(0.0)
+        return call
+
+    def start_journey(
+        self, *, queue_id: str, customer_id: str = DEMO_CUSTOMER_ID, source: str = _REMOTE_NUMBER
+    ) -> dict[str, Any]:
+        """A caller ringing the queue's number, walked by :meth:`step_journey` and nothing else."""
+        journey = self.scenario.start_journey(customer_id, queue_id, source)
+        return self._journey_view(journey)
+
+    def step_journey(
+        self, call_id: str, to: str, *, agent_id: str | None = None, side: str = "caller"
+    ) -> dict[str, Any]:
+        """The scenario's own next transition (``JOURNEY_STEPS``) and the records it left."""
+        journey = self.scenario.step(call_id, to, agent_id=agent_id, side=side)
+        return self._journey_view(journey)
+
+    def _journey_view(self, journey: Journey) -> dict[str, Any]:
+        call = self.state.get("call", journey.call_id) or {}
+        legs = call.get("chained_call_ids", ())
+        return {
+            "call_id": journey.call_id,
+            "activeflow_id": journey.activeflow_id,
+            "stage": journey.stage,
+            "call": call,
+            "agent_call": self.state.get("call", legs[-1]) if legs else None,
+            "queuecall": self.state.get("queuecall", journey.queuecall_id) if journey.queuecall_id else None,
+            "activeflow": self.state.get("activeflow", journey.activeflow_id),
+        }
 
     def delete(self, resource: str, resource_id: str) -> Record:
         return self.state.delete(resource, resource_id)

@@ -7,7 +7,8 @@
 
 The two code dialects match by plain string prefix and publish every event a
 second time under ``<scope>:<id>:<resource>:<event>:<resource-id>``, as
-VoIPBIN's code does, so a three-part subscription receives it twice.
+VoIPBIN's code does, so a three-part subscription receives it twice. Their
+``agent_id:`` topics carry only the calls an agent owns.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dashboard.simulator.events import Change
-from dashboard.simulator.resources import public_view
+from dashboard.simulator.resources import ZERO_ID, public_view
 from dashboard.voipbin.topics import Semantics, format_topic
 
 if TYPE_CHECKING:
@@ -35,11 +36,18 @@ class Dialect(enum.StrEnum):
         return Semantics.TUTORIAL if self is Dialect.TUTORIAL else Semantics.PREFIX
 
 
-def _owner_agent_id(change: Change) -> str | None:
-    """The agent whose ``agent_id:`` scope also carries this event."""
+def _owner_agent_id(change: Change, dialect: Dialect) -> str | None:
+    """The agent whose ``agent_id:`` scope also carries this event.
+
+    VoIPBIN's code publishes there only for a resource with a non-zero ``owner_id``, and of ours
+    only calls have one. The tutorial also gives an agent its own status and its queuecalls.
+    """
     data = change.data
     if change.resource == "call":
-        return data.get("owner_id") if data.get("owner_type") == "agent" else None
+        owner = data.get("owner_id") if data.get("owner_type") == "agent" else None
+        return owner if owner != ZERO_ID else None
+    if dialect is not Dialect.TUTORIAL:
+        return None
     if change.resource == "agent":
         return change.resource_id
     if change.resource == "queuecall":
@@ -58,7 +66,7 @@ def publication_topics(change: Change, dialect: Dialect, state: State) -> list[s
         ]
 
     scopes = [("customer_id", customer_id)]
-    if owner := _owner_agent_id(change):
+    if owner := _owner_agent_id(change, dialect):
         scopes.append(("agent_id", owner))
     topics = [
         format_topic(scope, scope_id, change.resource, change.resource_id) for scope, scope_id in scopes

@@ -80,6 +80,16 @@ def address(target: str, kind: str = "tel", name: str | None = None) -> Record:
     return compact({"type": kind, "target": target, "target_name": name})
 
 
+def agent_address(agent: Mapping[str, Any]) -> Record:
+    """Where VoIPBIN rings an agent: their extension, else the agent itself."""
+    extension = next(
+        (item["target"] for item in agent.get("addresses", ()) if item.get("type") == "extension"), None
+    )
+    if extension is None:
+        return address(agent["id"], "agent", agent.get("name"))
+    return address(extension, "extension", agent.get("name"))
+
+
 def flow_action(flow_id: str, kind: str) -> Record:
     """An action of the demo flow; its id is stable so clients can highlight it."""
     return {
@@ -136,6 +146,8 @@ def call_record(
     flow_id: str | None = None,
     activeflow_id: str | None = None,
     owner_agent_id: str | None = None,
+    master_call_id: str | None = None,
+    groupcall_id: str | None = None,
 ) -> Record:
     record = compact(
         {
@@ -145,6 +157,8 @@ def call_record(
             "owner_id": owner_agent_id,
             "flow_id": flow_id,
             "activeflow_id": activeflow_id,
+            "master_call_id": master_call_id,
+            "groupcall_id": groupcall_id,
             "type": "flow",
             "source": source,
             "destination": destination,

@@ -215,6 +215,8 @@ class State:
         flow_id: str | None = None,
         activeflow_id: str | None = None,
         owner_agent_id: str | None = None,
+        master_call_id: str | None = None,
+        groupcall_id: str | None = None,
     ) -> Record:
         stamp = self.clock.stamp()
         record = call_record(
@@ -228,6 +230,8 @@ class State:
             flow_id=flow_id,
             activeflow_id=activeflow_id,
             owner_agent_id=owner_agent_id,
+            master_call_id=master_call_id,
+            groupcall_id=groupcall_id,
         )
         return self.upsert("call", record, stamp=stamp)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from dashboard.simulator.cli import config_from_options
+from dashboard.simulator.cli import add_arguments, config_from_options
+from dashboard.simulator.config import DEMO_RATES, SimConfig
 from dashboard.simulator.frames import Dialect
 
 MANAGE = Path(__file__).resolve().parents[2] / "manage.py"
@@ -49,10 +51,21 @@ def test_options_map_onto_the_config():
             "speed": 5.0,
             "calls_per_minute": 3.0,
             "sms_per_minute": 0.0,
-            "agent_changes_per_minute": 2.0,
+            "breaks_per_hour": 2.0,
+            "peak_factor": 3.0,
             "ping_interval": 1.5,
         }
     )
     assert (config.seed, config.dialect, config.controls, config.scenario) == (9, Dialect.BARE, True, False)
     assert (config.speed, config.calls_per_minute, config.sms_per_minute) == (5.0, 3.0, 0.0)
-    assert (config.agent_changes_per_minute, config.ping_interval) == (2.0, 1.5)
+    assert (config.breaks_per_hour, config.peak_factor, config.ping_interval) == (2.0, 3.0, 1.5)
+
+
+def test_the_demo_runs_the_simulator_at_the_demo_rates():
+    from dashboard.management.commands.demo import demo_rate_options
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = config_from_options(vars(parser.parse_args(["--seed", "7", *demo_rate_options()])))
+    assert config.rates == DEMO_RATES
+    assert config.rates != SimConfig().rates  # the demo's SMS are busier than the default

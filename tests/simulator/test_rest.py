@@ -14,6 +14,7 @@ from dashboard.simulator.accounts import (
     OTHER_ACCESS_KEY,
     OTHER_AGENT_ID,
     OTHER_CUSTOMER_ID,
+    OTHER_QUEUE_ID,
     SALES_QUEUE_ID,
 )
 from dashboard.simulator.timestamps import parse_time
@@ -138,7 +139,7 @@ async def test_every_list_is_scoped_to_the_callers_customer(sim):
             assert response.status_code == 200
             assert {row["customer_id"] for row in response.json()["result"]} <= {OTHER_CUSTOMER_ID}
         agents = (await http.get("/agents")).json()["result"]
-    assert {agent["username"] for agent in agents} == {"globex-admin", "globex-agent"}
+    assert {agent["username"] for agent in agents} == {"globex-admin", "globex-agent", "globex-agent2"}
 
 
 async def test_queuecalls_omit_queue_id_but_queues_list_them(sim):
@@ -320,6 +321,7 @@ async def test_rest_lists_send_a_null_tm_update_for_never_updated_queuecalls_and
 
 
 async def test_activeflows_are_listed_newest_first_for_the_callers_customer_only(sim):
+    sim.start_journey(customer_id=OTHER_CUSTOMER_ID, queue_id=OTHER_QUEUE_ID)
     sim.advance(600)
     ours = sorted(
         (flow for flow in sim.state.all("activeflow") if flow["customer_id"] == DEMO_CUSTOMER_ID),

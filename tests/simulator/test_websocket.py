@@ -500,3 +500,57 @@ async def test_a_new_activeflow_stands_at_the_start_action_then_moves_to_answer(
     assert answering["current_action"]["tm_execute"] is None
     assert answering.get("executed_actions", []) == []  # the start placeholder is not an executed step
     assert parse_time(answering["tm_update"]) > parse_time(created["tm_create"])
+
+
+def walk_to_agent1(sim: SimServer) -> str:
+    """A Sales caller offered to agent1, answered and hung up; the caller's call id."""
+    call_id = sim.start_journey(queue_id=SALES_QUEUE_ID)["call_id"]
+    for step in ("flow", "queue"):
+        sim.step_journey(call_id, step)
+    sim.step_journey(call_id, "offer", agent_id=DEMO_AGENT1_ID)
+    sim.step_journey(call_id, "answer")
+    sim.step_journey(call_id, "hangup")
+    return call_id
+
+
+@pytest.mark.parametrize("sim", ["bare", "legacy"], indirect=True)
+async def test_code_dialects_publish_to_an_agent_only_the_call_legs_it_owns(sim):
+    """VoIPBIN's code publishes under agent_id: only what has an owner: not the agent's own status,
+    not the queuecall it serves, not the caller's call or flow (those reach the customer's topics)."""
+    resources = ("call", "agent", "queuecall", "queue", "activeflow", "message")
+    token = await login(sim, "agent1")
+    async with (
+        subscribed(sim, *[agent_topic(DEMO_AGENT1_ID, r, None) for r in resources], token=token) as agent,
+        subscribed(sim, *[customer_topic(DEMO_CUSTOMER_ID, r, None) for r in resources]) as account,
+    ):
+        call_id = walk_to_agent1(sim)
+        sim.inject("agent", {"id": DEMO_AGENT1_ID, "status": "away"}, event="agent_status_updated")
+        marker = sim.create_call(owner_id=DEMO_AGENT1_ID)
+        mine = await frames_until(agent, lambda frame: frame.get("data", frame)["id"] == marker["id"])
+        everything = await frames_until(account, lambda frame: frame.get("data", frame)["id"] == marker["id"])
+    (leg_id,) = sim.state.get("call", call_id)["chained_call_ids"]
+    legs = [frame.get("data", frame) for frame in mine[:-1]]
+    assert {leg["id"] for leg in legs} == {leg_id}
+    assert [leg["status"] for leg in legs[::2]] == ["dialing", "ringing", "progressing", "hangup"]
+    assert legs[::2] == legs[1::2]  # three-part prefixes: each event twice
+    heard = {frame.get("data", frame)["id"] for frame in everything}
+    sent_to_the_customer = {call_id, leg_id, DEMO_AGENT1_ID, sim.state.get("call", call_id)["activeflow_id"]}
+    assert sent_to_the_customer <= heard
+
+
+@pytest.mark.parametrize("sim", ["tutorial"], indirect=True)
+async def test_tutorial_agents_hear_their_own_status_and_their_leg(sim):
+    token = await login(sim, "agent1")
+    topics = [agent_topic(DEMO_AGENT1_ID, "agent"), agent_topic(DEMO_AGENT1_ID, "call")]
+    async with subscribed(sim, *topics, token=token) as ws:
+        call_id = walk_to_agent1(sim)
+        marker = sim.create_call(owner_id=DEMO_AGENT1_ID)
+        frames = await frames_until(ws, lambda frame: frame["data"]["id"] == marker["id"])
+    (leg_id,) = sim.state.get("call", call_id)["chained_call_ids"]
+    events = [(f["event_type"], f["data"]["id"], f["data"]["status"]) for f in frames[:-1]]
+    assert [e for e in events if e[0] == "agent.status"] == [
+        ("agent.status", DEMO_AGENT1_ID, "ringing"),
+        ("agent.status", DEMO_AGENT1_ID, "busy"),
+    ]
+    assert [e[2] for e in events if e[0] == "call.status"] == ["dialing", "ringing", "progressing", "hangup"]
+    assert {e[1] for e in events if e[0] == "call.status"} == {leg_id}

@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.simulator.accounts import DEMO_PASSWORD, DEMO_SMS_NUMBER
+from dashboard.simulator.config import DEMO_RATES
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
@@ -28,6 +29,20 @@ def daphne_command(host: str, port: int) -> list[str]:
     """The web server as we run it: sockets live until closed (daphne's default ends them after 24 h)."""
     server = [sys.executable, "-m", "daphne", "--websocket_timeout", "-1"]
     return [*server, "-b", host, "-p", str(port), "config.asgi:application"]
+
+
+def demo_rate_options() -> list[str]:
+    """The scenario's rates as ``voipbin_sim`` options: a staffed day with busy spells (DEMO_RATES)."""
+    return [
+        "--calls-per-minute",
+        str(DEMO_RATES.calls_per_minute),
+        "--sms-per-minute",
+        str(DEMO_RATES.sms_per_minute),
+        "--breaks-per-hour",
+        str(DEMO_RATES.breaks_per_hour),
+        "--peak-factor",
+        str(DEMO_RATES.peak_factor),
+    ]
 
 
 def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -79,9 +94,7 @@ class Command(BaseCommand):
         call_command("seed_demo")
         try:
             sim_command = [sys.executable, str(MANAGE), "voipbin_sim", "--controls", "--seed", str(seed)]
-            # Busier than VoIPBIN's quiet default, so the demo moves while someone watches.
-            sim_command += ["--calls-per-minute", "8", "--sms-per-minute", "3"]
-            sim_command += ["--agent-changes-per-minute", "2"]
+            sim_command += demo_rate_options()
             sim = subprocess.Popen([*sim_command, "--host", host, "--port", str(sim_port)], env=env)
             children.append(sim)
             _wait_for_port(host, sim_port, sim, timeout=30)
@@ -94,7 +107,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS("\nVoIPBIN dashboard demo is running\n")
                 + f"  Dashboard:   http://{host}:{port}/\n"
                 + f"  Demo login:  manager / {DEMO_PASSWORD}"
-                + "   (supervisor; also admin, agent1, agent2, agent3)\n"
+                + "   (supervisor; also admin, agent1 … agent9)\n"
                 + f"  Simulator:   {sim_url}   (stands in for VoIPBIN, seed {seed})\n"
                 + f"  Auto-reply:  SMS saying 'help' to {DEMO_SMS_NUMBER} get one\n"
                 + f"  Admin panel: http://{host}:{port}/admin/  operator / {DEMO_PASSWORD}  (rules)\n"
