@@ -25,8 +25,13 @@ class Change:
     created: bool
     also: tuple[str, ...] = ()
     """Topics the dashboard adds: its conversation's (``dashboard.calls.state.routed``)."""
-    conversation: Conversation | None = field(default=None, compare=False)
-    """The caller's conversation this change is part of, as it stands after the change."""
+    conversations: tuple[Conversation, ...] = field(default=(), compare=False)
+    """The callers' conversations this change is part of, as they stand after it: one for a call, a
+    queuecall or a flow; those waiting in it for a queue (whose lists may name their queue)."""
+
+    @property
+    def conversation(self) -> Conversation | None:
+        return self.conversations[0] if self.conversations else None
 
     @property
     def topics(self) -> list[str]:

@@ -7,12 +7,15 @@ Who is shown what (VoIPBIN's own rules, checked against the topics a change goes
   ``agent_id:<member>:queue:<id>`` topics, ``dashboard.queues.state.queue_topics``) and the
   customer's supervisors, who watch every queue and to whom VoIPBIN sends every join. An agent
   whose tag was removed is no longer among the topics, so it is shown nothing even if VoIPBIN
-  still delivers the join; a queue we cannot place yet (code dialects) reaches supervisors only.
+  still delivers the join. VoIPBIN's code names no queue on a queuecall: the join reaches
+  supervisors at once, and the queue's members when the queue's lists place the caller (the
+  queue change that places it raises the same notice, shown once to each user).
 * **An inbound SMS** (``message.received``): supervisors of the customer only (the inbox is
   theirs, agents do not follow messages), at most one notice per thread per user per minute.
 
-A user is only ever considered for an event their own VoIPBIN session delivered (the relay calls
-``shown_to`` from its ``deliver``), so tenants stay apart as they do for every other fragment.
+A user is only ever considered for an event their own VoIPBIN session delivered, or, for an agent,
+their customer's account feed (the relay calls ``shown_to`` for them), so tenants stay apart as
+they do for every other fragment.
 Nothing is shown for backfilled events (REST after a reconnect), for events older than
 ``MAX_AGE``, for outbound messages, or twice for the same queuecall entering ``waiting`` or the
 same message. What a user was shown is remembered in memory by the process owning their upstream
@@ -123,6 +126,10 @@ def notices_for(change: Change) -> tuple[Notice, ...]:
     row = change.row
     if isinstance(row, Queuecall) and row.status == "waiting":
         return (_queue_join(change, row),)
+    if isinstance(row, Queue) and row.wait_queuecall_ids:
+        # VoIPBIN's code names no queue on a queuecall: its queue's lists say whose queue it joined.
+        joined = Queuecall.objects.filter(customer_id=row.customer_id, pk__in=row.wait_queuecall_ids)
+        return tuple(_queue_join(change, queuecall) for queuecall in joined.filter(status="waiting"))
     if isinstance(row, Message) and row.direction == "inbound" and row.remote and row.our_number:
         return (_inbound_message(change, row),)
     return ()
@@ -149,7 +156,7 @@ def _queue_join(change: Change, row: Queuecall) -> Notice:
         at=at,
     )
     return Notice(
-        triggers=("queue.joined", "queuecall.created"),
+        triggers=("queue.joined", "queuecall.created", "queue.updated"),
         once=f"queuecall:{row.pk}:waiting",
         topics=tuple(change.topics),
         resources=("queue", "queuecall"),

@@ -89,7 +89,8 @@ async def test_a_flow_whose_create_frame_arrives_last_still_stands_at_its_latest
     for data in [*later, first]:  # the create event is delivered last
         await database_sync_to_async(apply_activeflow)(normalize(data))
     row = await Activeflow.objects.aget(pk=first["id"])
-    assert row.current_action_type == later[-1]["current_action"]["type"] == "queue_join"
+    assert row.current_action_type == later[-1]["current_action"]["type"]  # hold music, or the bridge
+    assert "queue_join" in [frame["current_action"]["type"] for frame in later]
     steps = [
         step
         async for step in ActiveflowStep.objects.filter(activeflow_id=first["id"])

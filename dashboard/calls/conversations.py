@@ -420,6 +420,33 @@ def conversation_of(call_id: str) -> Conversation | None:
     return conversation
 
 
+def wrapped_up(agent: Agent) -> Conversation | None:
+    """The conversation an agent was wrapping up, when their status moves on from busy: its row moves
+    from the active list to the ended one."""
+    if agent.status == "busy":
+        return None
+    last = (
+        Call.objects.filter(customer_id=agent.customer_id, owner_agent_id=agent.pk, status__in=Call.ENDED)
+        .order_by("-tm_hangup")
+        .first()
+    )
+    if last is None or last.tm_hangup is None or timezone.now() - last.tm_hangup > WRAP_UP_LIMIT:
+        return None
+    root = Call.objects.filter(pk=last.master_call_id).first() if last.master_call_id else last
+    return gather([root or last])[0]
+
+
+def queued_in(queue: Queue) -> list[Conversation]:
+    """The conversations of the callers a queue lists as waiting or in service."""
+    listed = list(queue.wait_queuecall_ids or ()) + list(queue.service_queuecall_ids or ())
+    if not listed:
+        return []
+    call_ids = Queuecall.objects.filter(customer_id=queue.customer_id, pk__in=listed).values("reference_id")
+    return gather(
+        list(Call.objects.filter(customer_id=queue.customer_id, pk__in=call_ids, master_call_id=""))
+    )
+
+
 def call_of_change(resource: str, row: object) -> str:
     """The call a changed row is about: a call itself, a queuecall's or activeflow's reference."""
     if resource == "call" and isinstance(row, Call):

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from dashboard.calls.conversations import (
     PHASE_CHOICES,
-    WRAP_UP_LIMIT,
     Conversation,
     Phase,
     gather,
@@ -26,7 +25,7 @@ from dashboard.calls.conversations import (
 from dashboard.changes import Change
 from dashboard.flows.pages import render_call_flow_action
 from dashboard.live import state_version
-from dashboard.models import Activeflow, Agent, Call, User
+from dashboard.models import Activeflow, Call, User
 
 ENDED_SHOWN = 50
 ENDED_WINDOW = timedelta(hours=12)
@@ -65,26 +64,22 @@ class CallsPage:
         return user.scope_topics(self.resources)
 
     def render_change(self, change: Change) -> dict[str, str]:
-        """The conversation's row, as supervisors (with the hang-up button) and agents see it.
-
-        An agent who became free again ends the wrap-up of their last conversation: that row moves.
-        """
-        conversation = change.conversation
-        if conversation is None and isinstance(change.row, Agent):
-            conversation = _wrapped_up(change.row)
-        if conversation is None:
+        """The rows of the conversations the change is part of, as supervisors (with the hang-up button)
+        and agents see them."""
+        conversations = list(change.conversations)
+        if not conversations:
             if isinstance(change.row, Activeflow):  # a flow whose call we do not know yet
                 html = render_call_flow_action(change)
                 return {"supervisor": html, "agent": html} if html else {}
             return {}
         if isinstance(change.row, Activeflow):
             # Only its flow moved: the phase cell and the flow cell, so an open timeline stays open.
-            html = render_status(conversation) + render_call_flow_action(change)
+            html = render_status(conversations[0]) + render_call_flow_action(change)
             return {"supervisor": html, "agent": html}
-        removed = _removed_rows(change, conversation)
+        removed = "".join(_removed_rows(change, conversation) for conversation in conversations)
         return {
-            "supervisor": render_row(conversation, can_hang_up=True) + removed,
-            "agent": render_row(conversation) + removed,
+            "supervisor": "".join(render_row(c, can_hang_up=True) for c in conversations) + removed,
+            "agent": "".join(render_row(c) for c in conversations) + removed,
         }
 
     def lists(self, user: User, *, phase: str = "", direction: str = "") -> dict[str, list[Conversation]]:
@@ -135,21 +130,6 @@ class CallsPage:
             _shared_lists.clear()
         _shared_lists[key] = (version, now, html)
         return html
-
-
-def _wrapped_up(agent: Agent) -> Conversation | None:
-    """The conversation an agent was wrapping up, when their status moves on from busy."""
-    if agent.status == "busy":
-        return None
-    last = (
-        Call.objects.filter(customer_id=agent.customer_id, owner_agent_id=agent.pk, status__in=Call.ENDED)
-        .order_by("-tm_hangup")
-        .first()
-    )
-    if last is None or last.tm_hangup is None or timezone.now() - last.tm_hangup > WRAP_UP_LIMIT:
-        return None
-    root = Call.objects.filter(pk=last.master_call_id).first() if last.master_call_id else last
-    return gather([root or last])[0]
 
 
 # Calls lists rendered lately: (customer, audience, filters) → (state version, when, html). Only

@@ -3,7 +3,8 @@
 Call rows are stored idempotently and in VoIPBIN's order (``dashboard.rows.upsert``).
 
 ``routed`` gives a change to a call, a queuecall or an activeflow its conversation
-(``dashboard.calls.conversations``), and the conversation's topics: the customer's, and
+(``dashboard.calls.conversations``; a queue's change, the conversations waiting in it: VoIPBIN's
+code names a caller's queue only in the queue's lists), and the conversation's topics: the customer's, and
 ``agent_id:<agent>:call:<customer call>`` for every agent on it. That is how an agent's pages get the
 caller on the other side of their leg, which VoIPBIN publishes under the customer's topics alone.
 """
@@ -16,9 +17,9 @@ from typing import Any
 
 from django.db import transaction
 
-from dashboard.calls.conversations import call_of_change, conversation_of
+from dashboard.calls.conversations import call_of_change, conversation_of, queued_in, wrapped_up
 from dashboard.changes import Change
-from dashboard.models import Call
+from dashboard.models import Agent, Call, Queue
 from dashboard.rows import upsert
 from dashboard.voipbin.events import Event
 
@@ -48,11 +49,16 @@ def apply_call(event: Event) -> Change | None:
 
 
 def routed(change: Change) -> Change:
-    """The change with its conversation, and the conversation's topics, when it is part of one."""
-    call_id = call_of_change(change.resource, change.row)
-    if not call_id:
+    """The change with its conversations, and their topics, when it is part of any."""
+    if isinstance(change.row, Queue):
+        conversations = queued_in(change.row)
+    elif isinstance(change.row, Agent):
+        conversations = [c for c in [wrapped_up(change.row)] if c is not None]
+    else:
+        call_id = call_of_change(change.resource, change.row)
+        conversation = conversation_of(call_id) if call_id else None
+        conversations = [conversation] if conversation is not None else []
+    if not conversations:
         return change
-    conversation = conversation_of(call_id)
-    if conversation is None:
-        return change
-    return replace(change, also=tuple(conversation.topics()), conversation=conversation)
+    topics = dict.fromkeys(topic for conversation in conversations for topic in conversation.topics())
+    return replace(change, also=tuple(topics), conversations=tuple(conversations))

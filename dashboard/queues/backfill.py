@@ -63,12 +63,23 @@ class QueueListRefresher(Generic[K]):
         return bool(self._pending)
 
     async def consider(
-        self, key: K, event: Event, *, token: str | None = None, accesskey: str | None = None
+        self,
+        key: K,
+        event: Event,
+        *,
+        token: str | None = None,
+        accesskey: str | None = None,
+        unplaced: bool | None = None,
     ) -> None:
-        """``token`` or ``accesskey``: credentials that may list queues (a supervisor's, an account's)."""
+        """``token`` or ``accesskey``: credentials that may list queues (a supervisor's, an account's).
+        ``unplaced``: whether applying the event left its queuecall without a queue, when the caller
+        knows (the hub: another process may place it meanwhile, and this one must still hear of it);
+        else the database says."""
         if event.resource != "queuecall" or event.data.get("queue_id"):
             return  # decided here, without a hop to the database thread for every event of every user
-        if key in self._pending or not await needs_queue_lists(event):
+        if key in self._pending:
+            return
+        if not (unplaced if unplaced is not None else await needs_queue_lists(event)):
             return
         self._pending.add(key)
         self._spawn(self._refresh(key, token=token, accesskey=accesskey))

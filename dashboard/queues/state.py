@@ -34,7 +34,6 @@ SERVICE_STATUSES = ("service", "done")
 END_STATUSES = ("done", "abandoned")
 
 
-
 @dataclass(frozen=True)
 class QueueChange(Change):
     """A change that moves queue cards (``queue_ids``) and goes out under ``published`` only.

@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from dashboard.clients import rest_client
-from dashboard.live import apply_event
 from dashboard.models import User
 from dashboard.queues.access import may_change_status, visible_agents, visible_queues
 from dashboard.queues.forms import QueueThresholdsForm, save_thresholds
@@ -22,12 +21,11 @@ from dashboard.queues.pages import (
     AGENTS_PAGE,
     QUEUES_PAGE,
     queue_summaries,
-    render_agent_row,
     render_queue_card,
     render_thresholds,
 )
+from dashboard.relay import show_answer
 from dashboard.views import notice
-from dashboard.voipbin.events import FrameError, normalize
 from dashboard.voipbin.rest import Unauthenticated, VoipbinError
 
 
@@ -104,24 +102,13 @@ def set_agent_status(request: HttpRequest, agent_id: str) -> HttpResponse:
         if agent and agent_id != user.agent_id
         else "your status"
     )
-    response = notice(request, f"VoIPBIN set {whose} to {label}.")
-    return HttpResponse(response.content + _answered_row(answer, user).encode())
-
-
-def _answered_row(answer: Any, user: User) -> str:
-    """VoIPBIN's answer, stored and shown at once: VoIPBIN does not push an agent's own status change
-    to the agent (VOIPBIN.md §3), and the account feed's copy may come later."""
-    try:
-        event = normalize({"type": "agent_updated", "data": answer})
-    except FrameError:
-        return ""
-    if event.resource_id is None:
-        return ""
-    apply_event(event)
-    row = visible_agents(user).filter(pk=event.resource_id).first()
-    return render_agent_row(row) if row is not None else ""
+    # VoIPBIN pushes a plain agent no event of their own status change (VOIPBIN.md §3): its answer
+    # goes on the user's pages at once.
+    show_answer(user, "agent", answer)
+    return notice(request, f"VoIPBIN set {whose} to {label}.")
 
 
 async def _set_status(token: str, agent_id: str, status: str) -> dict[str, Any]:
+    """The agent as VoIPBIN now has it."""
     async with rest_client(token=token) as client:
         return await client.set_agent_status(agent_id, status)

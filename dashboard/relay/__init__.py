@@ -15,6 +15,7 @@ from dashboard.relay.hub import (
     lease_key,
     render_upstream_state,
     session_topics,
+    show_answer,
     shutdown_hub,
 )
 from dashboard.relay.pipeline import Update, render_update
@@ -30,5 +31,6 @@ __all__ = [
     "render_update",
     "render_upstream_state",
     "session_topics",
+    "show_answer",
     "shutdown_hub",
 ]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections import OrderedDict
 from collections.abc import Coroutine
@@ -43,13 +44,13 @@ from dashboard.backfill import backfill, backfill_agent
 from dashboard.clients import rest_client, session_options
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.leases import Leases, make_leases
-from dashboard.live import note_state_changed
+from dashboard.live import apply_event, note_state_changed
 from dashboard.models import User
 from dashboard.notices import NoticeMemory, shown_to
 from dashboard.queues.backfill import QueueListRefresher
 from dashboard.relay.crossing import Crossing
 from dashboard.relay.pipeline import Pipeline, Update
-from dashboard.voipbin.events import Event
+from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
 from dashboard.walls.feed import customer_changed, customer_feed_status
@@ -372,11 +373,13 @@ class Hub:
         except DATABASE_AWAY:
             self._feed_gap(customer_id)
             raise
-        account = self.feeds.account(customer_id)
-        if account is not None:
-            await self.feed_queue_lists.consider(customer_id, event, accesskey=account.access_key)
         if update is None:
             return
+        account = self.feeds.account(customer_id)
+        if account is not None:
+            await self.feed_queue_lists.consider(
+                customer_id, event, accesskey=account.access_key, unplaced=update.unplaced
+            )
         for user_pk, _ in self._agents_of(customer_id):
             await self._show(user_pk, update, event, backfilled=backfilled)
 
@@ -401,13 +404,30 @@ class Hub:
             self._database_gap(user_pk)
             raise
         entry = self.sessions.get(user_pk)
-        if entry is not None and entry.user.is_supervisor:  # VoIPBIN lists queues to them only
-            await self.queue_lists.consider(user_pk, event, token=entry.user.voipbin_token)
         if update is None:
             return
+        if entry is not None and entry.user.is_supervisor:  # VoIPBIN lists queues to them only
+            await self.queue_lists.consider(
+                user_pk, event, token=entry.user.voipbin_token, unplaced=update.unplaced
+            )
         shown = await self._show(user_pk, update, event, backfilled=backfilled)
-        if entry is not None and not backfilled:  # after a backfill, other processes resync instead
+        if entry is None:
+            return
+        # The customer's agents fed here: their account feed sees all this user's session sees (and
+        # more), so they are shown it too, each socket keeping only what concerns its agent. A queue
+        # list a supervisor's session fetched is how a caller's queue becomes known at all.
+        for agent_pk, _ in self._agents_of(entry.user.customer_id):
+            if agent_pk != user_pk:
+                await self._show(agent_pk, update, event, backfilled=backfilled)
+        if not backfilled:  # after a backfill, other processes resync instead
             self.crossing.update(entry.user.customer_id, event.key, update, user_pk, shown)
+
+    async def deliver_answer(self, user_pk: int, event: Event) -> None:
+        """VoIPBIN's answer to the user's own request (``show_answer``), as their session would bring it."""
+        try:
+            await self.deliver(user_pk, event)
+        except Exception:
+            logger.exception("VoIPBIN's answer %s not shown to user %s", event.key, user_pk)
 
     async def _show(self, user_pk: int, update: Update, event: Event, *, backfilled: bool) -> list[str]:
         """The update on the user's pages here, and the notices they are shown for it (decided here)."""
@@ -493,6 +513,25 @@ def get_hub() -> Hub:
     if _hub is None or _hub.loop is not loop:
         _hub = Hub()
     return _hub
+
+
+def show_answer(user: User, resource: str, data: Any) -> None:
+    """VoIPBIN's answer to a user's request (a status set, …), on their pages here as if their session
+    had brought it: VoIPBIN may never push it to them. Called from a view's thread: handed to the
+    hub's loop without waiting on it; with no tab of theirs here, only stored for their next page."""
+    try:
+        event = normalize({"type": f"{resource}_updated", "data": data})
+    except FrameError as exc:
+        logger.warning("VoIPBIN's answer for %s not shown: %s", resource, exc)
+        return
+    hub = _hub
+    if hub is not None and user.pk in hub.sessions and not hub.loop.is_closed():
+        # A fresh context: the view's would tie the hub's database work to the view's thread.
+        hub.loop.call_soon_threadsafe(
+            hub._spawn, hub.deliver_answer(user.pk, event), context=contextvars.Context()
+        )
+    else:
+        apply_event(event)
 
 
 async def end_user_session(user_pk: int) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dashboard.batching import Batch
 from dashboard.changes import Change
 from dashboard.live import apply_event
+from dashboard.models import Queuecall
 from dashboard.notices import Notice, notices_for
 from dashboard.pages import PAGES
 from dashboard.voipbin.events import Event
@@ -35,6 +36,8 @@ class Update:
     fragments: dict[str, dict[str, str]]  # page kind → audience ("supervisor"/"agent") → html
     resource_key: str = ""
     notices: tuple[Notice, ...] = ()  # shown on every page, to whom dashboard.notices says
+    unplaced: bool = False
+    """A caller in a queue nobody named yet (VoIPBIN's code omits it): fetch the queue lists."""
 
 
 def render_update(change: Change) -> Update:
@@ -43,6 +46,7 @@ def render_update(change: Change) -> Update:
         topics=change.topics,
         fragments={kind: page.render_change(change) for kind, page in PAGES.items()},
         notices=notices_for(change),
+        unplaced=isinstance(change.row, Queuecall) and not change.row.queue_id,
     )
 
 

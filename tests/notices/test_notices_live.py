@@ -48,9 +48,7 @@ async def settled(relay_hub) -> None:
 
 
 # The tutorial's contract: queue.joined reaches the agents serving the queue under agent_id topics.
-# VoIPBIN's code publishes queuecalls under customer_id only (docs/VOIPBIN.md §3), so under the
-# default dialect an agent's own session never hears of a caller joining their queue; their pages
-# take it from the account's session instead (the next issue: conversations, not call legs).
+# VoIPBIN's code publishes queuecalls under customer_id only (docs/VOIPBIN.md §3): the next test.
 @pytest.mark.parametrize("sim", ["tutorial"], indirect=True)
 async def test_member_agent_is_shown_a_queue_join_on_every_open_page(sim, relay_hub, make_persona):
     await queues_known(make_persona)
@@ -73,6 +71,27 @@ async def test_member_agent_is_shown_a_queue_join_on_every_open_page(sim, relay_
     assert qc["id"] not in html
     for page in (calls, board, other_queue):
         await page.disconnect()
+    await settled(relay_hub)
+
+
+async def test_under_voipbins_code_a_member_agent_is_shown_a_join_through_the_account_feed(
+    sim, relay_hub, make_persona, acme_account
+):
+    """VoIPBIN's code pushes agents no queuecall, and names no queue on one: the account feed brings
+    the caller, the queue lists place it, and only then do the queue's members get the notice."""
+    await queues_known(make_persona)
+    agent1, agent2 = await make_persona("agent1"), await make_persona("agent2")
+    sales = await connect(agent1, QUEUES, sim)
+    support_only = await connect(agent2, CALLS, sim)
+    await until(lambda: any(c["access_key"] for c in sim.stats()["open_connections"]))
+    call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing", queue_id=SALES_QUEUE_ID)
+    html = await receive_until(sales, NOTICE)
+    assert "Caller waiting in Sales" in html
+    assert f'data-tag="queuecall-{queuecall_of(sim, call["id"])["id"]}"' in html
+    assert await nothing_containing(support_only, NOTICE, within=0.5)
+    for page in (sales, support_only):
+        await page.disconnect()
+    await until(lambda: not relay_hub.feed_queue_lists.busy)
     await settled(relay_hub)
 
 

@@ -6,15 +6,15 @@ import uuid
 
 import pytest
 
-from dashboard.models import Agent, Queue, Queuecall
 from dashboard import rows
-from dashboard.queues import state
+from dashboard.models import Agent, Queue, Queuecall
 from dashboard.queues.forms import save_thresholds
 from dashboard.queues.pages import QUEUES_PAGE
 from dashboard.simulator.accounts import (
     DEMO_AGENT1_ID,
     DEMO_AGENT2_ID,
     DEMO_AGENT3_ID,
+    DEMO_CUSTOMER,
     DEMO_CUSTOMER_ID,
     OTHER_CUSTOMER_ID,
     OTHER_QUEUE_ID,
@@ -249,7 +249,10 @@ def test_an_abandoned_queuecall_ends_when_it_was_abandoned():
 def test_queue_card_changes_reach_the_queues_members_and_no_other_agent():
     seed_accounts()
     change = apply(queuecall(new_id(), "waiting", 5, queue_id=SALES_QUEUE_ID))
-    members = {DEMO_AGENT1_ID, DEMO_AGENT3_ID}  # Sales tag; agent2 serves Support only
+    sales = next(queue for queue in DEMO_CUSTOMER.queues if queue.id == SALES_QUEUE_ID)
+    members = {agent.id for agent in DEMO_CUSTOMER.agents if set(sales.tag_ids) & set(agent.tag_ids)}
+    assert DEMO_AGENT1_ID in members
+    assert DEMO_AGENT2_ID not in members
     agent_topics = {t.split(":")[1] for t in change.topics if t.startswith("agent_id:")}
     assert agent_topics == members
     for agent_id in (DEMO_AGENT1_ID, DEMO_AGENT2_ID, DEMO_AGENT3_ID):
