@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dashboard.simulator.accounts import DemoAgent, DemoQueue
+from dashboard.simulator.accounts import DemoAgent, DemoCustomer, DemoQueue
 
 Record = dict[str, Any]
 
@@ -116,6 +116,20 @@ def agent_record(customer_id: str, agent: DemoAgent) -> Record:
         "permission": int(agent.permission),
         "tag_ids": list(agent.tag_ids),
         "addresses": addresses,
+    }
+
+
+def flow_record(customer: DemoCustomer) -> Record:
+    """The customer's inbound flow, as ``GET /v1.0/flows`` lists it (VoIPBIN's flow-manager)."""
+    return {
+        "id": customer.flow_id,
+        "customer_id": customer.id,
+        "type": "flow",
+        "name": f"{customer.name} inbound",
+        "detail": "Answers, greets the caller and puts them in the queue of the number they dialled",
+        "actions": [
+            flow_action(customer.flow_id, kind) for kind in ("answer", "talk", "queue_join", "hangup")
+        ],
     }
 
 

@@ -30,6 +30,7 @@ _LISTS = {
     "queuecalls": "queuecall",
     "messages": "message",
     "activeflows": "activeflow",
+    "flows": "flow",
 }
 _PHONE_NUMBER = re.compile(r"\+[1-9]\d{6,14}")
 _SEND_FAILURE_MESSAGES = {

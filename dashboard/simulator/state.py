@@ -25,6 +25,7 @@ from dashboard.simulator.resources import (
     address,
     agent_record,
     call_record,
+    flow_record,
     message_record,
     queue_record,
 )
@@ -63,6 +64,7 @@ class State:
                 self.upsert("agent", agent_record(customer.id, agent), publish=False)
             for queue in customer.queues:
                 self.upsert("queue", queue_record(customer.id, queue), publish=False)
+            self.upsert("flow", flow_record(customer), publish=False)
 
     # Look-ups
 

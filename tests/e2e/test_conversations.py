@@ -13,7 +13,7 @@ import re
 
 from playwright.sync_api import expect
 
-from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_AGENT2_ID, SUPPORT_QUEUE_ID
+from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_AGENT2_ID, DEMO_FLOW_ID, SUPPORT_QUEUE_ID
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_calls_page import sign_in
 from tests.e2e.test_queues_wall import figure, open_live_page
@@ -134,6 +134,7 @@ def test_a_caller_who_gives_up_is_abandoned_on_every_page_and_the_wall(stack, pa
         page.goto(stack.web_url + "/flows/")
         flow = page.locator(f"#activeflow-{caller['activeflow_id']}")
         expect(flow).to_contain_text("Ended")
+        expect(page.locator(f"#flow-group-{DEMO_FLOW_ID}-title")).to_contain_text("Acme Support inbound")
     finally:
         wall_context.close()
 

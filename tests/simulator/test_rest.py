@@ -10,6 +10,7 @@ from dashboard.simulator.accounts import (
     DEMO_AGENT1_ID,
     DEMO_AGENT2_ID,
     DEMO_CUSTOMER_ID,
+    DEMO_FLOW_ID,
     DEMO_SMS_NUMBER,
     OTHER_ACCESS_KEY,
     OTHER_AGENT_ID,
@@ -344,3 +345,10 @@ async def test_activeflows_are_listed_newest_first_for_the_callers_customer_only
         assert set(listed["current_action"]) == {"id", "next_id", "type", "tm_execute"}
         assert listed["tm_delete"] is None
     assert refused.status_code == 403
+
+
+async def test_flows_are_listed_with_their_names_for_the_callers_customer_only(sim):
+    async with api(sim) as http:
+        page = (await http.get("/flows")).json()
+    assert [(flow["id"], flow["name"]) for flow in page["result"]] == [(DEMO_FLOW_ID, "Acme Support inbound")]
+    assert page["result"][0]["customer_id"] == DEMO_CUSTOMER_ID
