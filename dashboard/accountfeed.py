@@ -25,12 +25,11 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
-from dashboard import resources
 from dashboard.backfill import backfill
-from dashboard.clients import rest_client, session_options
+from dashboard.clients import rest_client
 from dashboard.models import Account
+from dashboard.sessions import account_principal, open_session
 from dashboard.voipbin.events import Event
-from dashboard.voipbin.topics import Principal
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 
 logger = logging.getLogger(__name__)
@@ -146,13 +145,11 @@ class AccountFeeds:
         async def on_connected(session: UpstreamSession, reconnected: bool) -> None:
             await self.backfill(customer_id)
 
-        return UpstreamSession(
-            settings.VOIPBIN_WS_URL,
+        return open_session(
+            principal=account_principal(customer_id),
             accesskey=feed.account.access_key,
-            topics=resources.topics(Principal(customer_id=customer_id, access_key=True)),
             on_event=on_event,
             on_connected=on_connected,
             on_status=lambda status: self._status_changed(customer_id, status),
             name=f"feed:{customer_id[:8]}",
-            **session_options(),
         )

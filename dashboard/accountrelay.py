@@ -30,14 +30,14 @@ from django.utils import timezone
 from dashboard import resources
 from dashboard.autoreply import fail_stuck_replies, handle_inbound, is_inbound_message
 from dashboard.backfill import backfill
-from dashboard.clients import rest_client, session_options
+from dashboard.clients import rest_client
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.live import apply_event
 from dashboard.models import Account, Message
 from dashboard.queues.backfill import QueueListRefresher
+from dashboard.sessions import account_principal, open_session
 from dashboard.voipbin.events import Event, FrameError, normalize, parse_time
 from dashboard.voipbin.rest import VoipbinError
-from dashboard.voipbin.topics import Principal
 from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
 from dashboard.walls.feed import publish_change, publish_status
 
@@ -97,18 +97,17 @@ class AccountRelay:
         accounts = await database_sync_to_async(lambda: list(Account.objects.filter(enabled=True)))()
         for account in accounts:
             self._accounts[account.pk] = account
-            principal = Principal(customer_id=account.customer_id, access_key=True)
-            session = UpstreamSession(
-                self._url,
+            session = open_session(
+                url=self._url,
+                principal=account_principal(account.customer_id),
                 accesskey=account.access_key,
-                topics=resources.topics(principal),
                 on_event=lambda event, account=account: self._on_event(event, account=account),
                 on_connected=lambda session, reconnected, account=account: self._backfill(account=account),
                 on_status=lambda status, account=account: self._spawn(
                     self._publish_status(account.pk, status), name=f"status:{account.pk}"
                 ),
                 name=f"autoreply:{account.customer_id[:8]}",
-                **{**session_options(), **self._options},
+                **self._options,
             )
             self.sessions[account.pk] = session
             session.start()

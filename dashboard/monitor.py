@@ -19,11 +19,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from dashboard import resources
-from dashboard.clients import session_options
+from dashboard.sessions import account_principal, open_session
 from dashboard.voipbin.events import Event
-from dashboard.voipbin.topics import Principal
-from dashboard.voipbin.upstream import SessionStatus, UpstreamSession
+from dashboard.voipbin.upstream import SessionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +32,15 @@ HEARTBEAT_SECONDS = 5.0  # publish even when idle, so pages opened meanwhile get
 
 class AccountMonitor:
     def __init__(self, *, url: str, accesskey: str, customer_id: str, **options: Any) -> None:
-        principal = Principal(customer_id=customer_id, access_key=True)
         self.by_type: Counter[str] = Counter()
-        self.session = UpstreamSession(
-            url,
+        self.session = open_session(
+            url=url,
+            principal=account_principal(customer_id),
             accesskey=accesskey,
-            topics=resources.topics(principal),
             on_event=self._on_event,
             on_status=self._on_status,
             name=f"account:{customer_id[:8]}",
-            **{**session_options(), **options},
+            **options,
         )
         self._dirty = asyncio.Event()
         self.heartbeat_at = time.time()

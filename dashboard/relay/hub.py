@@ -41,7 +41,7 @@ from django.utils import timezone
 from dashboard import resources
 from dashboard.accountfeed import AccountFeeds
 from dashboard.backfill import backfill, backfill_agent
-from dashboard.clients import rest_client, session_options
+from dashboard.clients import rest_client
 from dashboard.dbaway import DATABASE_AWAY, BackfillAfterOutage
 from dashboard.leases import Leases, make_leases
 from dashboard.live import apply_event, note_state_changed
@@ -50,6 +50,7 @@ from dashboard.notices import NoticeMemory, shown_to
 from dashboard.queues.backfill import QueueListRefresher
 from dashboard.relay.crossing import Crossing
 from dashboard.relay.pipeline import Pipeline, Update
+from dashboard.sessions import open_session
 from dashboard.voipbin.events import Event, FrameError, normalize
 from dashboard.voipbin.rest import VoipbinError
 from dashboard.voipbin.upstream import SessionStatus, State, UpstreamSession
@@ -297,15 +298,13 @@ class Hub:
         async def on_event(event: Event) -> None:
             await self.deliver(user_pk, event)
 
-        return UpstreamSession(
-            settings.VOIPBIN_WS_URL,
+        return open_session(
+            principal=user.principal,
             token=user.voipbin_token,
-            topics=session_topics(user),
             on_event=on_event,
             on_connected=lambda session, reconnected: self.backfill(user_pk),
             on_status=lambda status: self._on_status(user_pk, status),
             name=f"user:{user.username}",
-            **session_options(),
         )
 
     def _on_status(self, user_pk: int, status: SessionStatus) -> None:

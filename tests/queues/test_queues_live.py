@@ -81,7 +81,7 @@ async def test_backfill_fetches_a_supervisors_agents_queues_and_queuecalls(sim, 
     call = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="progressing", queue_id=SALES_QUEUE_ID)
     sim.create_call(customer_id=OTHER_CUSTOMER_ID, status="progressing", queue_id=OTHER_QUEUE_ID)
     changes = await fetch_and_apply(token=manager.voipbin_token, customer_id=DEMO_CUSTOMER_ID)
-    assert {c.resource for c in changes} == {"call", "agent", "queue", "queuecall"}
+    assert {c.resource for c in changes} == {"flow", "call", "agent", "queue", "queuecall"}
     assert {a.pk async for a in Agent.objects.all()} == {agent.id for agent in DEMO_CUSTOMER.agents}
     assert {q.pk async for q in Queue.objects.all()} == {SALES_QUEUE_ID, SUPPORT_QUEUE_ID}
     # GET /queuecalls omits queue_id (VoIPBIN's code); the queue lists fetched first place it.
