@@ -30,10 +30,6 @@ class Change:
     queuecall or a flow; those waiting in it for a queue (whose lists may name their queue)."""
 
     @property
-    def conversation(self) -> Conversation | None:
-        return self.conversations[0] if self.conversations else None
-
-    @property
     def topics(self) -> list[str]:
         """The topics under which VoIPBIN publishes this row, and those the dashboard adds (page sockets
         filter on them)."""

@@ -335,13 +335,6 @@ def agent_names(customer_id: str, agent_ids: Iterable[str]) -> dict[str, str]:
     return names
 
 
-def root_id(call: Call) -> str:
-    """The conversation an agent leg belongs to, if we know its customer's call; else its own."""
-    if call.master_call_id and Call.objects.filter(pk=call.master_call_id).exists():
-        return call.master_call_id
-    return call.pk
-
-
 def gather(calls: Sequence[Call]) -> list[Conversation]:
     """The conversations of these customer calls (or legs whose customer call we do not know), in
     their order, with legs, queue stay, flow and names: five queries whatever the number."""
@@ -432,8 +425,7 @@ def wrapped_up(agent: Agent) -> Conversation | None:
     )
     if last is None or last.tm_hangup is None or timezone.now() - last.tm_hangup > WRAP_UP_LIMIT:
         return None
-    root = Call.objects.filter(pk=last.master_call_id).first() if last.master_call_id else last
-    return gather([root or last])[0]
+    return conversation_of(last.pk)
 
 
 def queued_in(queue: Queue) -> list[Conversation]:
