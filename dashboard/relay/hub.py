@@ -136,6 +136,7 @@ class Hub:
             spawn=self._spawn, deliver=self.deliver
         )
         self.sessions: dict[int, UserSession] = {}
+        self._fed: dict[str, set[int]] = {}  # customer → its agents here fed by its account feed
         # What VoIPBIN pushes only under the customer's topics, for agents' pages (dashboard.accountfeed).
         self.feeds = AccountFeeds(
             deliver=self.deliver_feed,
@@ -186,6 +187,8 @@ class Hub:
             await self._claim(entry)
         if entry.fed is None and not user.is_supervisor:
             entry.fed = await self.feeds.acquire(user.customer_id, user.pk)
+            if entry.fed:
+                self._fed.setdefault(user.customer_id, set()).add(user.pk)
         if first:  # later tabs of the user find the groups joined (maintenance keeps them so)
             await self.crossing.join(user.pk, user.customer_id)
         return entry
@@ -354,14 +357,15 @@ class Hub:
     def _unfeed(self, entry: UserSession) -> None:
         if entry.fed:
             self.feeds.release(entry.user.customer_id, entry.user.pk)
+            fed = self._fed.get(entry.user.customer_id, set())
+            fed.discard(entry.user.pk)
+            if not fed:
+                self._fed.pop(entry.user.customer_id, None)
         entry.fed = None
 
-    def _agents_of(self, customer_id: str) -> list[tuple[int, UserSession]]:
-        return [
-            (user_pk, entry)
-            for user_pk, entry in self.sessions.items()
-            if entry.fed and entry.user.customer_id == customer_id
-        ]
+    def _agents_of(self, customer_id: str) -> list[int]:
+        """The customer's agents here fed by its account feed (an index: every delivery asks)."""
+        return list(self._fed.get(customer_id, ()))
 
     async def deliver_feed(self, customer_id: str, event: Event, *, backfilled: bool = False) -> None:
         """An event of the customer's account feed: applied and rendered as any other (once per process),
@@ -379,13 +383,13 @@ class Hub:
             await self.feed_queue_lists.consider(
                 customer_id, event, accesskey=account.access_key, unplaced=update.unplaced
             )
-        for user_pk, _ in self._agents_of(customer_id):
+        for user_pk in self._agents_of(customer_id):
             await self._show(user_pk, update, event, backfilled=backfilled)
 
     async def _feed_backfilled(self, customer_id: str) -> None:
         note_state_changed()
         customer_changed(customer_id)
-        for user_pk, _ in self._agents_of(customer_id):
+        for user_pk in self._agents_of(customer_id):
             await self._resync_local(user_pk)
 
     def _feed_status(self, customer_id: str, status: SessionStatus) -> None:
@@ -415,7 +419,7 @@ class Hub:
         # The customer's agents fed here: their account feed sees all this user's session sees (and
         # more), so they are shown it too, each socket keeping only what concerns its agent. A queue
         # list a supervisor's session fetched is how a caller's queue becomes known at all.
-        for agent_pk, _ in self._agents_of(entry.user.customer_id):
+        for agent_pk in self._agents_of(entry.user.customer_id):
             if agent_pk != user_pk:
                 await self._show(agent_pk, update, event, backfilled=backfilled)
         if not backfilled:  # after a backfill, other processes resync instead
@@ -429,10 +433,13 @@ class Hub:
             logger.exception("VoIPBIN's answer %s not shown to user %s", event.key, user_pk)
 
     async def _show(self, user_pk: int, update: Update, event: Event, *, backfilled: bool) -> list[str]:
-        """The update on the user's pages here, and the notices they are shown for it (decided here)."""
-        await self._fan_out(user_pk, update, key=event.key)
+        """The update on the user's pages here, and the notices they are shown for it (decided here);
+        nothing when their pages here have it already (two sessions may bring one event)."""
         entry = self.sessions.get(user_pk)
-        if entry is None or not update.notices:
+        if entry is None or not entry.first_time(event.key):
+            return []
+        await self._fan_out(user_pk, update)
+        if not update.notices:
             return []
         shown = shown_to(
             entry.user,
@@ -445,11 +452,10 @@ class Hub:
         self._notify(user_pk, shown)
         return shown
 
-    async def _fan_out(self, user_pk: int, update: Update, *, key: str = "") -> None:
-        """Written from here, socket after socket, where nothing waits before it (no task switch each).
-        ``key``: the event's, so that an event two sessions bring reaches the user's pages once."""
+    async def _fan_out(self, user_pk: int, update: Update) -> None:
+        """Written from here, socket after socket, where nothing waits before it (no task switch each)."""
         entry = self.sessions.get(user_pk)
-        if entry is None or not entry.first_time(key):
+        if entry is None:
             return
         for socket in list(entry.sockets):
             if socket.wants(update.topics):
@@ -471,8 +477,9 @@ class Hub:
         if kind == "relay.updates":  # to the tabs here of the users whose own sessions delivered it
             update = Update(topics=message["topics"], fragments=message["fragments"])
             for user_pk, notices in message["users"]:
-                if user_pk in self.sessions:
-                    await self._fan_out(user_pk, update, key=message.get("key", ""))
+                entry = self.sessions.get(user_pk)
+                if entry is not None and entry.first_time(message.get("key", "")):
+                    await self._fan_out(user_pk, update)
                     self._notify(user_pk, notices)
             return
         user_pk = message["user"]
