@@ -125,6 +125,14 @@ def page(browser):
     context.close()
 
 
+def new_wall_link(page, stack: Stack, name: str) -> str:
+    """A wall display link made on /walls/ by the signed-in admin, with the form's defaults."""
+    page.goto(stack.web_url + "/walls/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create link").click()
+    return page.get_by_label("New wall display link").input_value()
+
+
 def screenshot(page, name: str) -> None:
     """Saved under docs/screenshots/ only when SCREENSHOTS=1, so test runs leave the tree alone."""
     if os.environ.get("SCREENSHOTS") == "1":

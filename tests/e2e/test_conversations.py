@@ -14,7 +14,7 @@ import re
 from playwright.sync_api import expect
 
 from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_AGENT2_ID, DEMO_FLOW_ID, SUPPORT_QUEUE_ID
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import new_wall_link, screenshot
 from tests.e2e.test_calls_page import sign_in
 from tests.e2e.test_queues_wall import figure, open_live_page
 
@@ -106,10 +106,7 @@ def test_a_full_conversation_reads_right_for_the_supervisor_and_the_agent(stack,
 
 def test_a_caller_who_gives_up_is_abandoned_on_every_page_and_the_wall(stack, page, browser):
     sign_in(page, stack, "admin")
-    page.goto(stack.web_url + "/walls/")
-    page.get_by_label("Name").fill("Conversations TV")
-    page.get_by_role("button", name="Create link").click()
-    link = page.get_by_label("New wall display link").input_value()
+    link = new_wall_link(page, stack, "Conversations TV")
     wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
     try:
         wall = wall_context.new_page()

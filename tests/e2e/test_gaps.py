@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import new_wall_link
 from tests.e2e.test_calls_page import new_call, sign_in
 
 
@@ -50,10 +51,7 @@ def test_a_silent_voipbin_is_said_in_words_stops_the_clocks_and_comes_back_live(
 
 def test_a_wall_says_voipbin_is_silent_instead_of_live_and_recovers(stack, page, browser):
     sign_in(page, stack, "admin")
-    page.goto(stack.web_url + "/walls/")
-    page.get_by_label("Name").fill("Silence TV")
-    page.get_by_role("button", name="Create link").click()
-    link = page.get_by_label("New wall display link").input_value()
+    link = new_wall_link(page, stack, "Silence TV")
     wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
     try:
         wall = wall_context.new_page()
