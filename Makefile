@@ -1,4 +1,4 @@
-# Two commands on a fresh machine with Python 3.11+ and make: `make demo` and `make test`.
+# Two commands on a fresh machine with Python 3.11+, Node.js 18+ (npm) and make: `make demo` and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,11 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-postgres lint format bench install clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	@command -v npm >/dev/null || { echo "Node.js 18 or newer with npm is needed for the browser libraries (package.json)"; exit 2; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,4 +50,4 @@ bench: $(STAMP)
 		$(BIN)/python $$script $(BENCH_FLAGS) || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache staticfiles

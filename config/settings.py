@@ -191,7 +191,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Browser libraries come through npm (package.json, pinned in package-lock.json; `make install`
+# runs `npm ci`) and are served from node_modules under static/vendor/<package>/.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/idiomorph", BASE_DIR / "node_modules/idiomorph/dist")]
 # Without collectstatic (the embedded default) serve straight from the app and project folders.
 WHITENOISE_USE_FINDERS = not STATIC_ROOT.is_dir()
 if WHITENOISE_USE_FINDERS:
@@ -230,14 +232,25 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # "Not Found: /wall/<token>/" and the like: a wall link's token is its only credential.
-    "filters": {"redact_wall_tokens": {"()": "dashboard.logfilters.RedactWallTokens"}},
+    "filters": {
+        # "Not Found: /wall/<token>/" and the like: a wall link's token is its only credential.
+        "redact_wall_tokens": {"()": "dashboard.logfilters.RedactWallTokens"},
+        # An ordinary 403 or 404 is one INFO line (method, path, status, user), not a WARNING with
+        # a traceback; 500s keep theirs at ERROR.
+        "ordinary_refusals": {"()": "dashboard.logfilters.OrdinaryRefusals"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_wall_tokens"]}
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx logs request URLs at INFO, query string (an access key) included.
-    "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler (DEBUG only) would print every django.* line a second time.
+        "django": {"level": "INFO"},
+        "django.request": {"filters": ["ordinary_refusals"]},
+        "daphne": {"level": "WARNING"},
+        # httpx logs request URLs at INFO, query string (an access key) included.
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 # Seconds a user's upstream session stays open after their last tab closed (a reload keeps it).

@@ -52,7 +52,7 @@ async def test_status_socket_streams_state_and_event_counts(monitored_sim):
     assert connected
     first = await communicator.receive_from(timeout=5)
     assert 'id="status-panel"' in first
-    assert 'hx-swap-oob="true"' in first
+    assert 'hx-swap-oob="morph"' in first
     async with httpx.AsyncClient(base_url=monitored_sim.url) as http:
         await asyncio.sleep(0.3)  # let the monitor subscribe
         for _ in range(3):

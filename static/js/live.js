@@ -34,13 +34,43 @@
     });
   }
 
-  // A pushed row replaces its old self in place (hx-swap-oob); when it is new to this page, or
-  // moved between lists (a call that ended), put it at the top of the list it names. Items that
-  // carry data-sort (the inbox: keys that order as text) go where their key says instead, in the
-  // direction the list's data-order names (threads newest first, a thread's messages oldest first).
-  // An item whose list is not on this page (another thread's message) is dropped.
-  function placeSorted(item, list) {
-    var key = item.dataset.sort, desc = list.dataset.order === "desc", before = null;
+  // Pushed rows and panels are morphed into the page (hx-swap-oob="morph", idiomorph): the same
+  // elements stay, so focus, an open <details>, scroll position and what the user is typing survive.
+  // Three things a morph would otherwise undo, kept here:
+  // - a form control the user changed and has not saved (a status picked on the agents board) keeps
+  //   its value, unless the update brings that same value;
+  // - a <details> the user opened stays open (the server renders them closed);
+  // - a part loaded on demand (a call's flow timeline, data-lazy until loaded) is not put back to
+  //   its placeholder; its own pushes update it.
+  function valueOf(control) {
+    if (control.type === "checkbox" || control.type === "radio") return control.checked;
+    return control.value;
+  }
+  function unsaved(control) {
+    if (control.matches("select")) {
+      return Array.prototype.some.call(control.options, function (o) { return o.selected !== o.defaultSelected; });
+    }
+    if (control.type === "checkbox" || control.type === "radio") return control.checked !== control.defaultChecked;
+    return control.matches("input, textarea") && control.value !== control.defaultValue;
+  }
+  Idiomorph.defaults.callbacks.beforeNodeMorphed = function (old, incoming) {
+    if (old.nodeType !== 1 || incoming.nodeType !== 1) return true;
+    if (old.matches("input, select, textarea") && unsaved(old) && valueOf(old) !== valueOf(incoming)) return false;
+    if (incoming.hasAttribute("data-lazy") && !old.hasAttribute("data-lazy")) return false;
+    return true;
+  };
+  Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element, change) {
+    return !(name === "open" && change === "remove" && element.matches("details"));
+  };
+
+  // A pushed row that is new to this page, or moved between lists (a call that ended), goes to the
+  // top of the list it names. Items that carry data-sort (the inbox: keys that order as text) go
+  // where their key says instead, in the direction the list's data-order names (threads newest
+  // first, a thread's messages oldest first). An item whose list is not on this page (another
+  // thread's message) is dropped. A row already on the page is placed before it is morphed, by what
+  // the update says (its data-list and data-sort).
+  function placeSorted(item, list, key) {
+    var desc = list.dataset.order === "desc", before = null;
     for (var sib = list.firstElementChild; sib; sib = sib.nextElementSibling) {
       if (sib !== item && sib.dataset.sort && (desc ? sib.dataset.sort < key : sib.dataset.sort > key)) {
         before = sib;
@@ -49,10 +79,10 @@
     }
     if (item.parentElement !== list || item.nextElementSibling !== before) list.insertBefore(item, before);
   }
-  function place(row) {
-    var list = row && row.dataset.list && document.getElementById(row.dataset.list);
+  function place(row, update) {
+    var list = update.dataset.list && document.getElementById(update.dataset.list);
     if (!list) return;
-    if (row.dataset.sort) { placeSorted(row, list); return; }
+    if (update.dataset.sort) { placeSorted(row, list, update.dataset.sort); return; }
     if (row.parentElement === list) return;
     list.prepend(row);
     if (list.id.endsWith("-ended")) {
@@ -65,23 +95,22 @@
     var scope = list.closest("[data-filter-q]"), q = scope && scope.dataset.filterQ;
     return !q || (row.dataset.search || "").indexOf(q.toLowerCase()) >= 0;
   }
-  document.addEventListener("htmx:oobAfterSwap", function (e) {
-    if (e.target.matches && e.target.matches("[data-list]")) place(e.target);
-  });
   document.addEventListener("htmx:oobErrorNoTarget", function (e) {
     var row = e.detail.content;
     if (!row || !row.matches || !row.matches("[data-list]")) return;
     var list = document.getElementById(row.dataset.list);
     if (!list || (row.matches("[data-thread]") && !matchesFilter(row, list))) return;
     row.removeAttribute("hx-swap-oob");
-    place(row);
+    place(row, row);
     if (row.isConnected) htmx.process(row);
   });
-  // A pushed thread row is rendered once for every supervisor, so it cannot carry this user's
-  // unread count: keep the badges the row showed ("3 unread", "new") beside what the push brings.
   document.addEventListener("htmx:oobBeforeSwap", function (e) {
     var old = e.detail.target, incoming = e.detail.fragment && e.detail.fragment.firstElementChild;
-    var slot = incoming && incoming.matches && incoming.matches("[data-thread]") && incoming.querySelector("[data-unread]");
+    if (!incoming || !incoming.matches) return;
+    if (incoming.matches("[data-list]") && old.id === incoming.id) place(old, incoming);
+    // A pushed thread row is rendered once for every supervisor, so it cannot carry this user's
+    // unread count: keep the badges the row showed ("3 unread", "new") beside what the push brings.
+    var slot = incoming.matches("[data-thread]") && incoming.querySelector("[data-unread]");
     if (!slot || !old.matches("[data-thread]")) return;
     old.querySelectorAll("[data-unread] [data-kind]").forEach(function (badge) {
       if (!slot.querySelector('[data-kind="' + badge.dataset.kind + '"]')) slot.appendChild(badge.cloneNode(true));

@@ -138,3 +138,30 @@ def screenshot(page, name: str) -> None:
     if os.environ.get("SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]', '-', name)}.png"), full_page=True)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm, pinned in package-lock.json
+
+
+def assert_accessible(page, what: str = "") -> None:
+    """axe-core on the page as it stands now: no serious or critical violation of WCAG 2.x A/AA."""
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: `make install` runs `npm ci`")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        """() => axe.run(document, {
+            runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+            resultTypes: ["violations"],
+        })"""
+    )
+    serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, f"axe on {what or page.url}:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:5]]}" for v in serious
+    )
+
+
+def assert_no_overflow(page) -> None:
+    """Nothing wider than the viewport: no sideways scrolling of the whole page."""
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"page is {widths[0]} px wide in a {widths[1]} px viewport ({page.url})"

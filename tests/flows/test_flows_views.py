@@ -113,7 +113,7 @@ def test_first_paint_and_resync_leave_out_flows_ended_before_the_linger():
     for html in (client_for("manager").get("/flows/").content.decode(), FLOWS_PAGE.render_lists(manager)):
         assert f'id="activeflow-{just_ended["id"]}"' in html
         assert f'id="activeflow-{long_gone["id"]}"' not in html
-    assert 'id="flow-groups" class="flow-groups" hx-swap-oob="true"' in FLOWS_PAGE.render_lists(manager)
+    assert 'id="flow-groups" class="flow-groups" hx-swap-oob="morph"' in FLOWS_PAGE.render_lists(manager)
 
 
 def test_a_pushed_ended_flow_updates_its_groups_counts_and_shows_greyed():
@@ -125,7 +125,7 @@ def test_a_pushed_ended_flow_updates_its_groups_counts_and_shows_greyed():
     fragments = FLOWS_PAGE.render_change(change)
     assert fragments["agent"] == ""  # agents have no flows page
     html = fragments["supervisor"]
-    assert 'hx-swap-oob="true"' in html
+    assert 'hx-swap-oob="morph"' in html
     assert counts_in(html, DEMO_FLOW_ID) == {"talk": 1}
     row = re.search(rf'<tr id="activeflow-{mine["id"]}".*?</tr>', html, re.S)
     assert row is not None
@@ -236,11 +236,11 @@ def test_the_pushed_current_action_swaps_in_by_the_calls_id():
     assert change is not None
     html = render_call_flow_action(change)
     action = re.search(
-        rf'<span id="flow-action-{call_id}"[^>]*hx-swap-oob="true"[^>]*>(.*?)</span>\s*<div', html, re.S
+        rf'<span id="flow-action-{call_id}"[^>]*hx-swap-oob="morph"[^>]*>(.*?)</span>\s*<div', html, re.S
     )
     assert action is not None
     assert "Speaking to the caller" in action.group(1)
-    assert f'<div id="flow-timeline-{call_id}" class="flow-timeline" hx-swap-oob="true">' in html
+    assert f'<div id="flow-timeline-{call_id}" class="flow-timeline" hx-swap-oob="morph">' in html
 
     ended = apply(legacy(activeflow(flow_id, "hangup", 6, call_id=call_id, status="ended")))
     assert ended is not None

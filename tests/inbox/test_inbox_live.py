@@ -127,7 +127,7 @@ async def test_a_delivery_update_replaces_the_message_instead_of_adding_one(sim,
     # The same element id, swapped out of band by id (outerHTML), so the browser replaces it.
     item = re.search(rf'<li id="msg-{sent}"[^>]*>', delivered)
     assert item is not None
-    assert 'hx-swap-oob="true"' in item.group(0)
+    assert 'hx-swap-oob="morph"' in item.group(0)
     assert delivered.count(f'id="msg-{sent}"') == 1
     assert await Message.objects.filter(pk=sent).acount() == 1
     assert (await Message.objects.aget(pk=sent)).status == "delivered"

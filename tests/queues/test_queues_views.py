@@ -144,7 +144,7 @@ async def test_supervisor_sets_thresholds_and_the_card_follows(sim, live_setting
     html = response.content.decode()
     assert "Thresholds saved" in html
     assert card(SALES_QUEUE_ID) in html
-    assert 'hx-swap-oob="true"' in html
+    assert 'hx-swap-oob="morph"' in html
     assert 'data-state="warning"' in html  # one waiting now meets "warn at 1"
     queue = await Queue.objects.aget(pk=SALES_QUEUE_ID)
     assert (queue.service_level_seconds, queue.warn_waiting, queue.critical_service_level) == (30, 1, 70)

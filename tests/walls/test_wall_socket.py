@@ -61,7 +61,7 @@ async def test_wall_gets_its_panels_then_updates_once_per_change(feed, account, 
     )
     feed.notify(account.pk)
     html = await receive_until(communicator, "Night shift")
-    assert 'hx-swap-oob="true"' in html
+    assert 'hx-swap-oob="morph"' in html
     await communicator.disconnect()
     await until(lambda: feed.sockets == {})
     assert feed.followed == {}  # the account feed is let go with the last wall
