@@ -34,35 +34,6 @@
     });
   }
 
-  // Pushed rows and panels are morphed into the page (hx-swap-oob="morph", idiomorph): the same
-  // elements stay, so focus, an open <details>, scroll position and what the user is typing survive.
-  // Three things a morph would otherwise undo, kept here:
-  // - a form control the user changed and has not saved (a status picked on the agents board) keeps
-  //   its value, unless the update brings that same value;
-  // - a <details> the user opened stays open (the server renders them closed);
-  // - a part loaded on demand (a call's flow timeline, data-lazy until loaded) is not put back to
-  //   its placeholder; its own pushes update it.
-  function valueOf(control) {
-    if (control.type === "checkbox" || control.type === "radio") return control.checked;
-    return control.value;
-  }
-  function unsaved(control) {
-    if (control.matches("select")) {
-      return Array.prototype.some.call(control.options, function (o) { return o.selected !== o.defaultSelected; });
-    }
-    if (control.type === "checkbox" || control.type === "radio") return control.checked !== control.defaultChecked;
-    return control.matches("input, textarea") && control.value !== control.defaultValue;
-  }
-  Idiomorph.defaults.callbacks.beforeNodeMorphed = function (old, incoming) {
-    if (old.nodeType !== 1 || incoming.nodeType !== 1) return true;
-    if (old.matches("input, select, textarea") && unsaved(old) && valueOf(old) !== valueOf(incoming)) return false;
-    if (incoming.hasAttribute("data-lazy") && !old.hasAttribute("data-lazy")) return false;
-    return true;
-  };
-  Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element, change) {
-    return !(name === "open" && change === "remove" && element.matches("details"));
-  };
-
   // A pushed row that is new to this page, or moved between lists (a call that ended), goes to the
   // top of the list it names. Items that carry data-sort (the inbox: keys that order as text) go
   // where their key says instead, in the direction the list's data-order names (threads newest
@@ -141,6 +112,19 @@
       setTimeout(function () { window.location.reload(); }, 2000 + Math.random() * 3000);
     }
   });
+  // The menu button below 60rem: opens and closes the menu; Escape closes it and returns focus.
+  document.addEventListener("click", function (e) {
+    var toggle = e.target.closest && e.target.closest("[data-menu-toggle]");
+    if (!toggle) return;
+    toggle.setAttribute("aria-expanded", toggle.getAttribute("aria-expanded") === "true" ? "false" : "true");
+  });
+  document.addEventListener("keydown", function (e) {
+    var toggle = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
+    if (e.key !== "Escape" || !toggle) return;
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  });
+
   document.addEventListener("htmx:wsAfterMessage", tick);
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);

@@ -1,9 +1,9 @@
-// Live notices (dashboard/notices.py): the server renders them into #notices; this dismisses them,
-// keeps the newest few, and, only if the user turned it on here, raises a desktop alert and plays a
+// Live notices (dashboard/notices.py) and answers to the user's actions: the server renders them
+// into #notices, which floats over the page; this dismisses them, keeps the newest few, and, only if the user turned it on here, raises a desktop alert and plays a
 // short tone. Nothing is asked of the browser until the user clicks "turn on".
 (function () {
   "use strict";
-  var KEPT = 5;
+  var KEPT = 3; // the overlay covers part of the page: a few at once, the newest first
   var ALERTS = "dashboard.alerts", SOUND = "dashboard.alerts.sound", CLAIM = "dashboard.notice.";
   var CLAIM_FOR = 60 * 1000;
 
@@ -64,9 +64,11 @@
     shown.onclick = function () { window.focus(); shown.close(); };
   }
 
+  function trim(list) {
+    var shown = list.querySelectorAll(":scope > .notice");
+    for (var i = KEPT; i < shown.length; i++) shown[i].remove();
+  }
   function arrived(notice) {
-    var list = notice.parentElement, extra = list.querySelectorAll("[data-live-notice]");
-    for (var i = KEPT; i < extra.length; i++) extra[i].remove();
     if (!(alertsOn() || soundOn()) || !claim(notice.dataset.tag || notice.dataset.title || "")) return;
     if (alertsOn()) desktop(notice);
     if (soundOn()) tone();
@@ -108,8 +110,9 @@
     if (!button) return;
     var notice = button.closest(".notice"), next = notice.nextElementSibling || notice.previousElementSibling;
     notice.remove();
-    var focus = next && next.querySelector("[data-dismiss-notice]"); // keyboard users stay in the list
-    if (focus) focus.focus();
+    // Keyboard users stay in the list, or go back to the page's content when it is empty.
+    var focus = (next && next.querySelector("[data-dismiss-notice]")) || document.getElementById("main");
+    if (focus) focus.focus({ preventScroll: true });
   });
   document.addEventListener("DOMContentLoaded", function () {
     var notices = document.getElementById("notices");
@@ -120,6 +123,7 @@
             if (node.nodeType === 1 && node.matches("[data-live-notice]")) arrived(node);
           });
         });
+        trim(notices);
       }).observe(notices, { childList: true });
     }
     showControl();

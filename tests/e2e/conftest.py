@@ -157,7 +157,8 @@ def assert_accessible(page, what: str = "") -> None:
     )
     serious = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert not serious, f"axe on {what or page.url}:\n" + "\n".join(
-        f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:5]]}" for v in serious
+        f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:5]]}"
+        for v in serious
     )
 
 
