@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from asgiref.sync import async_to_sync
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
 
+INBOX_REFUSAL = "The inbox is for supervisors and admins: VoIPBIN lets only them read messages"
+
 
 def supervisor_only(view: View) -> View:
     """Signed in, and a VoIPBIN admin or manager; anyone else gets a 403 that says why."""
@@ -53,7 +56,7 @@ def supervisor_only(view: View) -> View:
             return pages_views.notice(
                 request, "Only supervisors and admins can reply from the inbox.", error=True, status=403
             )
-        return render(request, "dashboard/inbox.html", {"forbidden": True}, status=403)
+        raise PermissionDenied(INBOX_REFUSAL)  # the site's 403 page (dashboard/errors.py)
 
     return login_required(wrapper)
 
