@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from dashboard import rules
+from dashboard.autoreplies.numbers import e164_problems
 from dashboard.crypto import EncryptedTextField
 from dashboard.rules.engine import DEFAULT_MIN_SENDER_DIGITS
 from dashboard.voipbin.events import Event, changed_at, newer_than, parse_time
@@ -385,6 +387,43 @@ def _windows(value: Any) -> tuple[rules.TimeWindow, ...]:
 
 # The engine's name for a field, where the model's differs.
 _RULE_FIELDS = {"cooldown": "cooldown_minutes"}
+_NUMBER_LISTS = ("senders_in", "senders_not_in", "receiving_numbers")
+# What makes each field of an engine rule pass ``validate_rule``, so one problem cannot hide the next.
+_VALID_RULE = {"name": {"name": "rule"}, "reply": {"reply": "ok"}, "cooldown": {"cooldown": timedelta(0)}}
+_VALID_CONDITIONS: dict[str, dict[str, Any]] = {
+    "keywords": {"keywords": ()},
+    "exact_text": {"exact_text": None},
+    "regex": {"regex": None},
+    **{name: {name: ()} for name in _NUMBER_LISTS},
+    "windows": {"windows": (), "outside_windows": False},
+}
+RULE_CHECK = "rule"
+"""The code of the errors ``Rule.clean`` raises (a form drops them on fields it refused itself)."""
+
+
+def rule_problems(rule: rules.Rule) -> list[rules.RuleError]:
+    """Every problem ``rules.validate_rule`` finds, not only the first.
+
+    The engine stops at the first problem; each one found is set right in a copy (the field made
+    valid) and the copy checked again, so the engine stays the only judge of what is valid.
+    """
+    problems: list[rules.RuleError] = []
+    for _ in range(len(_VALID_RULE) + len(_VALID_CONDITIONS) + 1):
+        try:
+            rules.validate_rule(rule)
+        except rules.RuleError as exc:
+            problems.append(exc)
+            field = exc.field or ""
+            if field in _VALID_RULE:
+                rule = dataclasses.replace(rule, **_VALID_RULE[field])
+            elif field in _VALID_CONDITIONS:
+                conditions = dataclasses.replace(rule.conditions, **_VALID_CONDITIONS[field])
+                rule = dataclasses.replace(rule, conditions=conditions)
+            else:
+                break
+        else:
+            break
+    return problems
 
 
 class Rule(models.Model):
@@ -410,6 +449,12 @@ class Rule(models.Model):
     outside_windows = models.BooleanField(default=False)
     first_message_only = models.BooleanField(default=False)
     cooldown_minutes = models.PositiveIntegerField(default=60)
+    closes_conversation = models.BooleanField(
+        default=False,
+        help_text=(
+            "An auto-reply by this rule counts as the answer: the conversation no longer awaits a person"
+        ),
+    )
 
     class Meta:
         ordering = ("order", "pk")
@@ -441,11 +486,23 @@ class Rule(models.Model):
         )
 
     def clean(self) -> None:
+        """Every problem at once: the engine's checks, and numbers that are not E.164, each by name."""
         try:
-            rules.validate_rule(self.to_engine())
-        except rules.RuleError as exc:
-            field = _RULE_FIELDS.get(exc.field or "", exc.field)
-            raise ValidationError({field or NON_FIELD_ERRORS: exc.message}) from exc
+            problems = rule_problems(self.to_engine())
+        except rules.RuleError as exc:  # stored JSON of the wrong shape
+            problems = [exc]
+        errors: dict[str, list[ValidationError]] = {}
+        for problem in problems:
+            field = _RULE_FIELDS.get(problem.field or "", problem.field) or NON_FIELD_ERRORS
+            errors.setdefault(field, []).append(ValidationError(problem.message, code=RULE_CHECK))
+        for name in _NUMBER_LISTS:
+            value = getattr(self, name)
+            if name not in errors and isinstance(value, list):
+                entries = [entry for entry in value if isinstance(entry, str)]
+                errors[name] = [ValidationError(text, code=RULE_CHECK) for text in e164_problems(entries)]
+        errors = {field: found for field, found in errors.items() if found}
+        if errors:
+            raise ValidationError(errors)
 
 
 class AutoReplyStatus(models.TextChoices):
@@ -470,7 +527,8 @@ class AutoReply(models.Model):
     status = models.CharField(max_length=8, choices=AutoReplyStatus.choices, default=AutoReplyStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
-    reply_message_id = models.CharField(max_length=64, blank=True)
+    # Indexed: the inbox looks auto-replies up by the message they went out as (dashboard/inbox/threads.py).
+    reply_message_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
     send_started_at = models.DateTimeField(
         null=True, blank=True, help_text="When the send began: replies of one message go out one by one"

@@ -136,6 +136,7 @@ FIELD_LABELS: dict[str, str] = {
     "first_message_only": "Only the first message of a conversation",
     "reply": "Reply text",
     "cooldown_minutes": "Cooldown (minutes)",
+    "closes_conversation": "Closes the conversation",
     "mode": "Reply mode",
 }
 

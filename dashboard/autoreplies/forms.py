@@ -3,25 +3,59 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
+from dashboard.autoreplies import numbers
 from dashboard.autoreplies.decisions import DELIVERY_CHOICES
 from dashboard.autoreplies.describe import FIELD_LABELS, LOGGED_REASON_WORDS
 from dashboard.autoreplies.simulate import DEFAULT_REPLAY_DAYS, MAX_REPLAY_DAYS
 from dashboard.autoreplies.timewindows import EXAMPLE, WindowSyntaxError, format_windows, parse_windows
 from dashboard.forms import validate_sensible_date
-from dashboard.models import Account, Rule
+from dashboard.models import RULE_CHECK, Account, Rule
 from dashboard.rules import PLACEHOLDERS
-from dashboard.rules.conditions import normalize_number
 
 _SEPARATORS = re.compile(r"[\r\n,]+")
-_NUMBERS_HELP = "Phone numbers, one per line or comma-separated."
+_NUMBERS_HELP = (
+    f"Phone numbers in international format (E.164), e.g. {numbers.EXAMPLE}; "
+    "one per line, or separated by commas or spaces."
+)
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    """One line of a form's error summary: the field's id to link to (empty: the whole form)."""
+
+    field_id: str
+    label: str
+    message: str
+
+
+class ErrorSummary:
+    """What ``form_fields.html`` shows above a refused form (``with error_summary=True``).
+
+    Every problem at once, fields in the form's order, each linking to its field; the summary
+    takes focus when the page (or the htmx swap) shows it, so nobody has to find the first error.
+    """
+
+    def error_items(self) -> list[ErrorItem]:
+        form: forms.BaseForm = self  # type: ignore[assignment]
+        items = [ErrorItem("", "", str(message)) for message in form.non_field_errors()]
+        for field in form:
+            label = str(field.label)
+            items += [ErrorItem(field.id_for_label, label, str(message)) for message in field.errors]
+        return items
+
+    @property
+    def error_count(self) -> int:
+        return len(self.error_items())
 
 
 class ListField(forms.Field):
@@ -37,6 +71,42 @@ class ListField(forms.Field):
 
     def prepare_value(self, value: Any) -> Any:
         return "\n".join(str(item) for item in value) if isinstance(value, list) else value
+
+
+class NumberListField(ListField):
+    """Phone numbers in E.164, typed one per line or separated by commas or spaces.
+
+    Every entry that is not a number is refused by name; good ones are kept in plain form
+    (``+1 555-123 4567`` → ``+15551234567``), each once. With ``ours``, numbers outside it are
+    refused too (a rule limited to a number that is not ours would never fire, silently).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.ours: Collection[str] | None = None
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return numbers.split_numbers(str(value or ""))
+
+    def clean(self, value: Any) -> list[str]:
+        entries: list[str] = super().clean(value)
+        errors = [ValidationError(text, code="e164") for text in numbers.e164_problems(entries)]
+        good = numbers.normalized(entries)
+        if self.ours is not None:
+            ours = {numbers.as_e164(number) or number for number in self.ours}
+            foreign = [number for number in good if number not in ours]
+            if foreign:
+                errors.append(
+                    ValidationError(
+                        f"Not a number of this account: {', '.join(foreign)}. Ours: {', '.join(self.ours)}.",
+                        code="foreign",
+                    )
+                )
+        if errors:
+            raise ValidationError(errors)
+        return good
 
 
 class WindowsField(forms.Field):
@@ -56,19 +126,22 @@ class WindowsField(forms.Field):
         return format_windows(value) if isinstance(value, list) else value
 
 
-class RuleForm(forms.ModelForm):
+class RuleForm(ErrorSummary, forms.ModelForm):
     """A rule of the signed-in admin's account; ``Rule.clean`` (the engine's checks) has the last word.
 
-    The order is not here: new rules go last and the rules page moves them.
+    Every problem is reported at once: the fields' own, then every one ``Rule.clean`` finds. The
+    order is not here: new rules go last and the rules page moves them.
     """
 
     keywords = ListField(
         required=False,
         help_text="One per line or comma-separated; the text must contain one of them (any case).",
     )
-    senders_in = ListField(required=False, label=FIELD_LABELS["senders_in"], help_text=_NUMBERS_HELP)
-    senders_not_in = ListField(required=False, label=FIELD_LABELS["senders_not_in"], help_text=_NUMBERS_HELP)
-    receiving_numbers = ListField(required=False, label=FIELD_LABELS["receiving_numbers"])
+    senders_in = NumberListField(required=False, label=FIELD_LABELS["senders_in"], help_text=_NUMBERS_HELP)
+    senders_not_in = NumberListField(
+        required=False, label=FIELD_LABELS["senders_not_in"], help_text=_NUMBERS_HELP
+    )
+    receiving_numbers = NumberListField(required=False, label=FIELD_LABELS["receiving_numbers"])
     windows = WindowsField(
         required=False,
         label=FIELD_LABELS["windows"],
@@ -95,12 +168,17 @@ class RuleForm(forms.ModelForm):
             "first_message_only",
             "reply",
             "cooldown_minutes",
+            "closes_conversation",
         )
         labels = FIELD_LABELS
         help_texts = {
             "exact_text": "The whole message, ignoring case and surrounding spaces.",
             "regex": "RE2 syntax, searched anywhere in the text, e.g. (?i)order\\s*#?\\d+",
             "cooldown_minutes": "After replying, this rule stays quiet for the same sender this long.",
+            "closes_conversation": (
+                "An auto-reply by this rule counts as the answer: the conversation leaves “awaiting "
+                "reply” in the inbox and on the wall. Off: it keeps waiting until a person replies."
+            ),
         }
         widgets = {"reply": forms.Textarea(attrs={"rows": 3})}
 
@@ -108,22 +186,25 @@ class RuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.account = account
         self.instance.account = account
-        self.fields[
-            "receiving_numbers"
-        ].help_text = f"Our numbers, one per line; empty: all of them ({', '.join(account.numbers)})."
+        receiving: NumberListField = self.fields["receiving_numbers"]  # type: ignore[assignment]
+        receiving.ours = list(account.numbers)
+        receiving.help_text = f"Our numbers, one per line; empty: all of them ({', '.join(account.numbers)})."
         self.fields["reply"].help_text = "Placeholders: " + "; ".join(
             f"{{{name}}} {meaning}" for name, meaning in PLACEHOLDERS.items()
         )
 
-    def clean_receiving_numbers(self) -> list[str]:
-        """A number that is not ours would make a rule that never fires, silently."""
-        numbers: list[str] = self.cleaned_data["receiving_numbers"]
-        ours = {normalize_number(number) for number in self.account.numbers}
-        foreign = [number for number in numbers if normalize_number(number) not in ours]
-        if foreign:
-            ours_text = ", ".join(self.account.numbers)
-            raise ValidationError(f"Not a number of this account: {', '.join(foreign)}. Ours: {ours_text}.")
-        return numbers
+    def full_clean(self) -> None:
+        """Drop what ``Rule.clean`` said about a field the form refused itself.
+
+        The model never saw what was typed in such a field (it judged the stored or default value),
+        so its message would be wrong or a repeat, e.g. "The rule needs a name." under "This field
+        is required.".
+        """
+        super().full_clean()
+        for name, errors in (self._errors or {}).items():
+            found = errors.as_data()
+            if name != NON_FIELD_ERRORS and any(error.code != RULE_CHECK for error in found):
+                errors.data = [error for error in found if error.code != RULE_CHECK]
 
 
 class ModeForm(forms.ModelForm):
@@ -133,7 +214,7 @@ class ModeForm(forms.ModelForm):
         labels = {"mode": "When several rules match"}
 
 
-class DryRunForm(forms.Form):
+class DryRunForm(ErrorSummary, forms.Form):
     """A message to try the stored rules on; the time is wall-clock time in the account's zone."""
 
     sender = forms.CharField(max_length=128, help_text="The number writing in, e.g. +15551234567.")

@@ -25,7 +25,8 @@ class InboxPage:
     is inbound, and ``static/js/live.js`` keeps the count the row already showed beside it.
     Exact counts come back on every page load and resync (``render_lists``). The pushed message
     item lands only on the page holding its thread's list (``thread-<key>``); elsewhere the
-    browser drops it.
+    browser drops it. A pushed row also brings the thread's state line (``threadstate-<key>``,
+    awaiting a person or answered), which only the thread's own page shows.
     """
 
     kind = "inbox"
@@ -72,7 +73,11 @@ class InboxPage:
         if our and remote:
             messages = threads.thread_messages(user, our_number=our, remote=remote)
             context = {"thread_messages": messages, "key": threads.thread_key(our, remote), "live": True}
-            return render_to_string("dashboard/fragments/message_list.html", context)
+            html = render_to_string("dashboard/fragments/message_list.html", context)
+            if messages:  # the thread's state line (awaiting a person, answered) as it stands now
+                state = {"thread": messages[-1], "state_only": True, "live": True}
+                html += render_to_string("dashboard/fragments/thread_row.html", state)
+            return html
         context = {"threads": threads.threads(user, q=q, unanswered=unanswered), "live": True}
         return render_to_string("dashboard/fragments/thread_list.html", context)
 

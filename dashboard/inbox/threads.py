@@ -4,6 +4,11 @@ A thread is one conversation, ``(customer_id, our_number, remote)``, whichever w
 Every query starts from ``Message.objects.visible_to(user)``: the user's own customer only, and
 nothing at all for an agent (messages have no owning agent; the inbox is for supervisors). Times
 are VoIPBIN's (``tm_create``), never the order in which events happened to reach us.
+
+**Awaiting a person** (``awaiting_person``, the one definition every list, filter and count uses):
+the thread's newest inbound message has no reply from a person after it. Any outbound message is a
+person's (a reply from the inbox, or one sent through VoIPBIN some other way) except an auto-reply;
+an auto-reply counts as the answer only when its rule is marked ``closes_conversation``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,21 @@ from datetime import UTC
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Func, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    Expression,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from dashboard.models import Account, AutoReply, Message, ThreadRead, User
@@ -83,18 +102,57 @@ def _in_outer_thread(queryset: QuerySet[Message]) -> QuerySet[Message]:
     )
 
 
+def _auto_reply_claims() -> tuple[QuerySet[AutoReply], QuerySet[AutoReply]]:
+    """The auto-replies the outer (outbound) message went out as: linked by id, or not linked yet.
+
+    The SQL twin of ``_auto_reply_rules`` (same matching, see there): the claim is written before
+    the send, its message id only after VoIPBIN answered, and VoIPBIN's event usually comes first.
+    """
+    linked = AutoReply.objects.filter(reply_message_id=OuterRef("pk"))
+    pending = AutoReply.objects.filter(
+        reply_message_id="",
+        account__customer_id=OuterRef("customer_id"),
+        sender=OuterRef("remote"),
+        our_number=OuterRef("our_number"),
+        reply_text=OuterRef("text"),
+    )
+    return linked, pending
+
+
+def _counts_for_awaiting() -> Q:
+    """The messages that decide whether a thread awaits a person: what they wrote, and answers.
+
+    Left out: auto-replies of rules that do not close the conversation (they promise a person).
+    """
+    linked, pending = _auto_reply_claims()
+    holding = Q(rule__closes_conversation=False)
+    by_rule_that_waits = Exists(linked.filter(holding)) | Exists(pending.filter(holding))
+    answer = Q(direction="outbound") & (Q(sent_by__isnull=False) | ~by_rule_that_waits)
+    return Q(direction="inbound") | answer
+
+
+def awaiting_person() -> Expression:
+    """True when the outer row's thread awaits a person (see the module docstring).
+
+    That is, of the messages that count (``_counts_for_awaiting``), the newest is inbound. The one
+    definition: the inbox filter, each row's state, the wall's inbox panel and the export use it.
+    """
+    newest = _in_outer_thread(Message.objects.filter(_counts_for_awaiting()).order_by(*NEWEST_FIRST))
+    direction = Coalesce(Subquery(newest.values("direction")[:1]), Value(""))
+    return Exact(direction, Value("inbound"))
+
+
 def matching(messages: QuerySet[Message], *, q: str = "", unanswered: bool = False) -> QuerySet[Message]:
     """Keep the messages whose thread matches, whole threads at a time.
 
     ``q`` matches either number or the text of any message in the thread; ``unanswered`` keeps
-    threads whose newest message is inbound (nobody has replied to it yet).
+    threads that await a person (``awaiting_person``).
     """
     if q:
         texts = _in_outer_thread(Message.objects.filter(text__icontains=q))
         messages = messages.filter(Q(remote__icontains=q) | Q(our_number__icontains=q) | Exists(texts))
     if unanswered:
-        newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("direction")[:1]
-        messages = messages.alias(newest_direction=Subquery(newest)).filter(newest_direction="inbound")
+        messages = messages.alias(thread_awaiting=awaiting_person()).filter(thread_awaiting=True)
     return messages
 
 
@@ -122,24 +180,40 @@ def threads(
     """
     newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("pk")[:1]
     rows = matching(inbox_messages(user).filter(pk=Subquery(newest)), q=q, unanswered=unanswered)
-    rows = with_sender(rows.annotate(unread=_unread_count(user))).order_by(*NEWEST_FIRST)
-    return decorate(list(rows[:limit]))
+    rows = rows.annotate(unread=_unread_count(user), awaiting=awaiting_person())
+    return decorate(list(with_sender(rows).order_by(*NEWEST_FIRST)[:limit]))
+
+
+def _customer_messages(customer_id: str) -> QuerySet[Message]:
+    """What a supervisor of the customer reads in the inbox (``inbox_messages``), for the wall."""
+    return Message.objects.filter(customer_id=customer_id).exclude(remote="").exclude(our_number="")
+
+
+def waiting(customer_id: str) -> QuerySet[Message]:
+    """Each thread that awaits a person, as its newest inbound message (what the person must answer)."""
+    newest_inbound = _in_outer_thread(Message.objects.filter(direction="inbound").order_by(*NEWEST_FIRST))
+    rows = _customer_messages(customer_id).filter(direction="inbound")
+    rows = rows.filter(pk=Subquery(newest_inbound.values("pk")[:1]))
+    return matching(rows, unanswered=True)
 
 
 def waiting_threads(*, customer_id: str, limit: int) -> list[Message]:
-    """Threads nobody has answered yet as their newest (inbound) message, longest waiting first.
+    """Threads awaiting a person as their newest inbound message, longest waiting first.
 
     For the wall display, which follows an account rather than a user: no read marks.
     """
-    newest = _in_outer_thread(Message.objects.order_by(*NEWEST_FIRST)).values("pk")[:1]
-    rows = Message.objects.filter(customer_id=customer_id, direction="inbound").exclude(remote="")
-    return list(rows.filter(pk=Subquery(newest)).order_by("tm_create", "pk")[:limit])
+    return list(waiting(customer_id).order_by("tm_create", "pk")[:limit])
+
+
+def waiting_count(*, customer_id: str) -> int:
+    """How many threads await a person: the same threads as ``waiting_threads`` and the inbox filter."""
+    return waiting(customer_id).count()
 
 
 def thread_head(*, customer_id: str, our_number: str, remote: str) -> Message | None:
     """A thread's newest message, for a row pushed to every supervisor of the customer."""
     rows = Message.objects.filter(customer_id=customer_id, our_number=our_number, remote=remote)
-    newest = with_sender(rows).order_by(*NEWEST_FIRST).first()
+    newest = with_sender(rows.annotate(awaiting=awaiting_person())).order_by(*NEWEST_FIRST).first()
     return decorate([newest])[0] if newest else None
 
 
@@ -152,24 +226,40 @@ def thread_exists(user: User, *, our_number: str, remote: str) -> bool:
 def thread_messages(
     user: User, *, our_number: str, remote: str, limit: int = MESSAGES_SHOWN
 ) -> list[Message]:
-    """The thread's newest ``limit`` messages, oldest first (VoIPBIN time, then id)."""
-    rows = with_sender(inbox_messages(user).filter(our_number=our_number, remote=remote))
+    """The thread's newest ``limit`` messages, oldest first (VoIPBIN time, then id).
+
+    Each carries the thread's ``awaiting`` (the same for all), so the page can say it under the last.
+    """
+    rows = inbox_messages(user).filter(our_number=our_number, remote=remote)
+    rows = with_sender(rows.annotate(awaiting=awaiting_person()))
     return decorate(list(reversed(rows.order_by(*NEWEST_FIRST)[:limit])))
 
 
-def _auto_reply_rules(messages: list[Message]) -> dict[str, str]:
-    """Rule names of the messages that are auto-replies, by message id.
+@dataclass(frozen=True, slots=True)
+class AutoRule:
+    """The rule an auto-reply went out for: its name, and whether its reply is the answer."""
+
+    name: str
+    closes: bool
+
+
+_RULE = ("rule__name", "rule__closes_conversation")
+
+
+def _auto_reply_rules(messages: list[Message]) -> dict[str, AutoRule]:
+    """The rules of the messages that are auto-replies, by message id.
 
     An auto-reply is claimed (its row written) before it is sent, but its message id is only
     recorded once VoIPBIN has answered, and VoIPBIN's event for the new message usually arrives
     first. A sent message not yet linked is matched to the pending claim it was sent for: same
-    customer, same two numbers, same text.
+    customer, same two numbers, same text. ``_auto_reply_claims`` is the same matching in SQL.
     """
-    rules = dict(
-        AutoReply.objects.filter(reply_message_id__in=[m.pk for m in messages]).values_list(
-            "reply_message_id", "rule__name"
-        )
-    )
+    rules = {
+        message_id: AutoRule(name, closes)
+        for message_id, name, closes in AutoReply.objects.filter(
+            reply_message_id__in=[m.pk for m in messages]
+        ).values_list("reply_message_id", *_RULE)
+    }
     unlinked = [m for m in messages if m.direction == "outbound" and m.pk not in rules and not m.sent_by_id]
     if unlinked:
         claims = AutoReply.objects.filter(
@@ -177,24 +267,65 @@ def _auto_reply_rules(messages: list[Message]) -> dict[str, str]:
             account__customer_id__in={m.customer_id for m in unlinked},
             sender__in={m.remote for m in unlinked},
             reply_text__in={m.text for m in unlinked},
-        ).values_list("account__customer_id", "sender", "our_number", "reply_text", "rule__name")
-        pending = {(customer, sender, ours, text): name for customer, sender, ours, text, name in claims}
+        ).values_list("account__customer_id", "sender", "our_number", "reply_text", *_RULE)
+        pending = {
+            (customer, sender, ours, text): AutoRule(name, closes)
+            for customer, sender, ours, text, name, closes in claims
+        }
         for m in unlinked:
-            if name := pending.get((m.customer_id, m.remote, m.our_number, m.text)):
-                rules[m.pk] = name
+            if rule := pending.get((m.customer_id, m.remote, m.our_number, m.text)):
+                rules[m.pk] = rule
     return rules
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadState:
+    """A thread's state as the list and the thread page show it: icon and words, never colour alone."""
+
+    awaiting: bool
+    icon: str
+    label: str
+
+    @property
+    def kind(self) -> str:
+        """``awaiting`` or ``answered``: only for styling."""
+        return "awaiting" if self.awaiting else "answered"
+
+
+def thread_state(head: Message) -> ThreadState:
+    """What a thread's newest message (decorated, with ``awaiting``) says about the whole thread."""
+    rule = f"rule “{head.auto_rule}”"
+    if head.awaiting:
+        if head.auto_rule:
+            return ThreadState(True, "⚙", f"Auto-reply sent ({rule}) · awaiting a person")
+        return ThreadState(True, "●", "Awaiting reply")
+    if head.auto_rule and head.auto_closes:
+        return ThreadState(False, "✓", f"Answered by auto-reply ({rule})")
+    if head.auto_rule:  # a person answered first; the auto-reply reached VoIPBIN after it
+        return ThreadState(False, "✓", f"Answered · then an auto-reply ({rule})")
+    if head.sender_name:
+        return ThreadState(False, "✓", f"Answered by {head.sender_name}")
+    return ThreadState(False, "✓", "Answered")
+
+
 def decorate(messages: list[Message]) -> list[Message]:
-    """Attach what the templates show beyond the model (two queries at most for auto-reply rules)."""
+    """Attach what the templates show beyond the model (two queries at most for auto-reply rules).
+
+    Rows that carry ``awaiting`` (``awaiting_person``, annotated by the queries here) also get
+    their thread's ``state``.
+    """
     rules = _auto_reply_rules(messages)
     for message in messages:
         message.thread_key = thread_key(message.our_number, message.remote)
         message.sort_key = sort_key(message)
         message.delivery = delivery(message.status)
-        message.auto_rule = rules.get(message.pk, "")
+        rule = rules.get(message.pk)
+        message.auto_rule = rule.name if rule else ""
+        message.auto_closes = bool(rule and rule.closes)
         sender = message.sent_by if message.sent_by_id else None
         message.sender_name = (sender.get_full_name() or sender.username) if sender else ""
+        if hasattr(message, "awaiting"):
+            message.state = thread_state(message)
     return messages
 
 

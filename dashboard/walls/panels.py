@@ -14,7 +14,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard.models import Account, WallPanel
-from dashboard.walls.sources import queue_summaries, unanswered_threads
+from dashboard.walls.sources import queue_summaries, unanswered_count, unanswered_threads
 
 INBOX_THREADS_SHOWN = 8
 UPDATED = "updated"  # the "updated N s ago" stamp every wall gets
@@ -33,6 +33,7 @@ def panels_context(account: Account, panels: Collection[str]) -> dict[str, Any]:
         context["queues"] = queue_summaries(account, now=now)
     if WallPanel.INBOX in panels:
         context["threads"] = unanswered_threads(account, limit=INBOX_THREADS_SHOWN)
+        context["threads_waiting"] = unanswered_count(account)  # all of them, not only those listed
     return context
 
 

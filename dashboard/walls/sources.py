@@ -16,4 +16,10 @@ def queue_summaries(account: Account, *, now: datetime) -> list[stats.QueueSumma
 
 
 def unanswered_threads(account: Account, *, limit: int) -> list[Message]:
+    """The threads awaiting a person (``threads.awaiting_person``: as the inbox's filter counts them)."""
     return threads.waiting_threads(customer_id=account.customer_id, limit=limit)
+
+
+def unanswered_count(account: Account) -> int:
+    """How many threads await a person, beyond the few the panel lists."""
+    return threads.waiting_count(customer_id=account.customer_id)

@@ -328,13 +328,13 @@ def test_rules_nav_link_only_for_supervisors_and_admins(acme, supervisor, acme_a
 
 
 def test_sales_number_is_a_valid_receiving_number(acme, acme_admin):
-    """Any of the account's numbers is accepted, however it is punctuated."""
+    """Any of the account's numbers is accepted, however it is punctuated, and kept in plain E.164."""
     spaced = DEMO_SALES_NUMBER[:2] + " " + DEMO_SALES_NUMBER[2:5] + "-" + DEMO_SALES_NUMBER[5:]
 
     response = client_for(acme_admin).post("/rules/new/", form_data(receiving_numbers=spaced))
 
     assert response.status_code == 302
-    assert Rule.objects.get().receiving_numbers == [spaced]
+    assert Rule.objects.get().receiving_numbers == [DEMO_SALES_NUMBER]
 
 
 @pytest.mark.parametrize(
