@@ -14,6 +14,16 @@ from dashboard.walls import tokens
 from dashboard.walls.panels import panels_context
 
 
+def wall_panels(panels: list[str]) -> list[dict[str, str | int]]:
+    """The link's panels in rotation order, named as the panel indicator names them ("Queues · 1 of 2")."""
+    labels = dict(WallPanel.choices)
+    known = [panel for panel in panels if panel in labels]
+    return [
+        {"key": panel, "label": str(labels[panel]), "position": position}
+        for position, panel in enumerate(known, start=1)
+    ]
+
+
 @require_GET
 def wall(request: HttpRequest, token: str) -> HttpResponse:
     """A TV's page: no session, no cookie; the token in the path opens this page and its socket only."""
@@ -23,6 +33,7 @@ def wall(request: HttpRequest, token: str) -> HttpResponse:
     else:
         context = {
             "wall": display,
+            "wall_panels": wall_panels(display.panels),
             "socket_path": f"/ws/wall/{token}/",
             **panels_context(display.account, display.panels),
         }

@@ -5,6 +5,17 @@
     n = Math.max(0, Math.round(n));
     return n < 90 ? n + " s" : Math.round(n / 60) + " min";
   }
+  // "79 s" as its number and a smaller unit (wall.css .time-unit); the text stays "79 s".
+  function showSeconds(el, n) {
+    var text = seconds(n);
+    if (el.textContent === text) return;
+    var parts = text.split(" ");
+    var unit = document.createElement("span");
+    unit.className = "time-unit";
+    unit.textContent = parts[1];
+    el.textContent = parts[0] + " ";
+    el.appendChild(unit);
+  }
   function tick() {
     var now = new Date();
     document.querySelectorAll("[data-wall-clock]").forEach(function (el) {
@@ -21,20 +32,31 @@
     showOpen(stale);
     if (stale) return;
     document.querySelectorAll("[data-age-since]").forEach(function (el) {
-      el.textContent = seconds(t - parseFloat(el.dataset.ageSince));
+      showSeconds(el, t - parseFloat(el.dataset.ageSince));
     });
     document.querySelectorAll("[data-wait-since]").forEach(function (el) {
-      el.textContent = seconds(t - parseFloat(el.dataset.waitSince));
+      showSeconds(el, t - parseFloat(el.dataset.waitSince));
     });
   }
 
+  // One panel at a time; the indicator ("Queues · 1 of 2" and its dots) says which. It is not a
+  // live region: a screen reader is not told every turn, the dots mark the panel with aria-current.
   var shown = 0;
-  function rotate() {
+  function show(index) {
     var panels = document.querySelectorAll(".wall-panel");
-    if (panels.length < 2) return;
-    panels[shown].classList.remove("is-shown");
-    shown = (shown + 1) % panels.length;
-    panels[shown].classList.add("is-shown");
+    if (!panels.length) return;
+    shown = index % panels.length;
+    panels.forEach(function (panel, i) { panel.classList.toggle("is-shown", i === shown); });
+    var label = panels[shown].dataset.panelLabel || "";
+    document.querySelectorAll("[data-indicator-label]").forEach(function (el) { el.textContent = label; });
+    document.querySelectorAll("[data-indicator-position]").forEach(function (el) { el.textContent = String(shown + 1); });
+    document.querySelectorAll(".wall-dots li").forEach(function (dot, i) {
+      if (i === shown) dot.setAttribute("aria-current", "true");
+      else dot.removeAttribute("aria-current");
+    });
+  }
+  function rotate() {
+    if (document.querySelectorAll(".wall-panel").length > 1) show(shown + 1);
   }
 
   function connection(state, icon, label) {
