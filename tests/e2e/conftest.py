@@ -147,6 +147,8 @@ def assert_accessible(page, what: str = "") -> None:
     """axe-core on the page as it stands now: no serious or critical violation of WCAG 2.x A/AA."""
     if not AXE.is_file():
         pytest.fail(f"{AXE} is missing: `make install` runs `npm ci`")
+    leaked = page.evaluate("() => /\\{[#%{]/.test(document.body.innerText)")
+    assert not leaked, f"template syntax shows as text on {what or page.url}"
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.add_script_tag(content=AXE.read_text())
     result = page.evaluate(

@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from dashboard.simulator.accounts import DEMO_AGENT1_ID, DEMO_AGENT2_ID, SALES_QUEUE_ID, SUPPORT_QUEUE_ID
+from dashboard.simulator.accounts import (
+    DEMO_AGENT1_ID,
+    DEMO_AGENT2_ID,
+    DEMO_CUSTOMER_ID,
+    DEMO_SMS_NUMBER,
+    SALES_QUEUE_ID,
+    SUPPORT_QUEUE_ID,
+)
 from tests.e2e.conftest import assert_accessible, assert_no_overflow, screenshot
 from tests.e2e.test_calls_page import new_call, sign_in
 from tests.e2e.test_queues_wall import open_live_page
@@ -122,7 +129,7 @@ def test_notices_float_over_the_page_without_moving_it(stack, page):
 
 
 @pytest.mark.parametrize(
-    "path", ["/calls/", "/messages/", "/rules/", "/queues/", "/agents/", "/flows/", "/walls/", "/status/"]
+    "path", ["/calls/", "/messages/", "/rules/", "/queues/", "/agents/", "/flows/", "/walls/", "/"]
 )
 def test_phone_width_has_no_sideways_scrolling_and_a_menu(stack, browser, path):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
@@ -212,7 +219,7 @@ PAGES = [
     "/agents/",
     "/flows/",
     "/walls/",
-    "/status/",
+    "/",
 ]
 
 
@@ -221,8 +228,37 @@ def test_every_page_is_axe_clean(stack, page):
     assert_accessible(page, "the sign-in page")
     sign_in(page, stack, "admin")
     new_call(stack, direction="incoming", status="progressing", queue_id=SALES_QUEUE_ID)
+    stack.sim(
+        "POST",
+        "/_sim/sms",
+        json={
+            "customer_id": DEMO_CUSTOMER_ID,
+            "source": "+15557770042",
+            "destination": DEMO_SMS_NUMBER,
+            "text": "Hello?",
+        },
+    )
     for path in PAGES:
         response = page.goto(stack.web_url + path)
         assert response.ok, path
         page.wait_for_timeout(300)  # live state arrived
         assert_accessible(page, path)
+    page.goto(stack.web_url + "/messages/")
+    page.locator("[data-thread] a").first.click()
+    expect(page.get_by_role("heading", name="Reply")).to_be_visible()
+    assert_accessible(page, "a thread")
+
+
+def test_phone_pages_are_axe_clean(stack, browser):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, stack, "admin")
+        for path in ("/calls/", "/queues/", "/agents/", "/messages/"):
+            page.goto(stack.web_url + path)
+            page.wait_for_timeout(300)
+            assert_accessible(page, f"{path} at 390 px")
+            page.get_by_role("button", name="Menu").click()
+            assert_accessible(page, f"{path} at 390 px, menu open")
+    finally:
+        context.close()
