@@ -13,5 +13,6 @@ COPY . .
 COPY --from=assets /assets/node_modules/idiomorph/dist node_modules/idiomorph/dist
 RUN DJANGO_SECRET_KEY=collectstatic python manage.py collectstatic --noinput
 EXPOSE 8000
-# No access log here: nginx in front keeps one, with wall display tokens redacted (deploy/nginx.conf).
-CMD ["daphne", "--websocket_timeout", "-1", "--access-log", "/dev/null", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# uvicorn as dashboard/webserver.py builds the command (the demo and the tests use the same one); no
+# access log here: nginx in front keeps one, with wall display tokens redacted (deploy/nginx.conf).
+CMD ["python", "-m", "dashboard.webserver", "--host", "0.0.0.0", "--port", "8000"]

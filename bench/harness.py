@@ -534,10 +534,10 @@ class Stack:
         # adopts the deployment's environment first and generates nothing outside the temp dir.
         os.environ.update(self.env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        from dashboard.management.commands.demo import daphne_command
+        from dashboard.webserver import web_command
 
         port = free_port()
-        self.spawn(name, daphne_command(HOST, port))
+        self.spawn(name, web_command(HOST, port, server="daphne"))
         await self.wait_port(port, name)
         return port
 

@@ -248,6 +248,11 @@ LOGGING = {
         "django": {"level": "INFO"},
         "django.request": {"filters": ["ordinary_refusals"]},
         "daphne": {"level": "WARNING"},
+        # uvicorn's own handlers give way to ours (the same format, wall tokens redacted): its
+        # "WebSocket /ws/wall/<token>/ [accepted]" lines would otherwise carry a wall's credential.
+        "uvicorn": {"handlers": [], "propagate": True},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": [], "propagate": True},
         # httpx logs request URLs at INFO, query string (an access key) included.
         "httpx": {"level": "WARNING"},
     },

@@ -17,8 +17,8 @@ RATE_BURST = 40.0
 MAX_PENDING = 1000  # fragments waiting for a slow browser before we give up on it
 MAX_UNACKED = 200  # frames sent that the browser has not yet said it read
 
-# An application may close a socket only with 1000 or 3000-4999 (autobahn, under daphne, raises on
-# anything else), so these mirror the protocol's 1008, 1009 and 1013 in the private range.
+# An application may close a socket only with 1000 or 3000-4999 (servers refuse anything else),
+# so these mirror the protocol's 1008, 1009 and 1013 in the private range.
 CLOSE_FLOOD = 4008  # policy violation: more frames than RATE_PER_SECOND allows
 CLOSE_TOO_BIG = 4009  # a frame over MAX_FRAME_BYTES
 CLOSE_TOO_FAR_BEHIND = 4013  # try again later: the page reloads and re-renders from state
@@ -53,8 +53,9 @@ class PushConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """The consumer, and ``release`` however it ends.
 
-        daphne cancels an application still running a while after its client left (a connect stuck
-        on the database, a disconnect not yet handled): ``disconnect`` never runs then, and what the
+        A server may cancel an application still running after its client left (daphne does a while
+        later; uvicorn on shutdown after its graceful timeout): a connect stuck on the database, a
+        disconnect not yet handled: ``disconnect`` never runs then, and what the
         socket held (a place in the hub, a timer, the sender) would stay forever.
         """
         try:
@@ -134,7 +135,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         self._sent += 1
         try:
             await self.send(text_data=html)
-        except Exception as exc:  # daphne raises while a close handshake runs (up to a second)
+        except Exception as exc:  # the server raises once the socket is closing or closed
             logger.debug("socket closing, frame dropped: %s", exc)
             self._gone = True
             self._pending.clear()

@@ -16,6 +16,8 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from dashboard.webserver import web_command
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -112,6 +114,21 @@ def test_app_services_share_production_settings_and_the_relay_runs_apart():
     assert "9100" in " ".join(SERVICES["simulator"]["command"])
 
 
-def test_dockerfile_runs_daphne_with_sockets_that_do_not_expire():
+def test_dockerfile_runs_the_one_web_command():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert '"--websocket_timeout", "-1"' in dockerfile
+    assert 'CMD ["python", "-m", "dashboard.webserver", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
+
+
+def test_the_web_command_is_uvicorn_with_the_fast_parts_and_our_limits():
+    command = web_command("0.0.0.0", 8000, access_log=False)
+    options = dict(zip(command[4::2], command[5::2], strict=False))
+    assert command[1:4] == ["-m", "uvicorn", "config.asgi:application"]
+    assert options["--loop"] == "uvloop"
+    assert options["--http"] == "httptools"
+    assert options["--ws"] == "websockets-sansio"
+    assert options["--ws-max-size"] == str(1024 * 1024)
+    assert options["--ws-ping-interval"] == options["--ws-ping-timeout"] == "20"
+    assert options["--timeout-graceful-shutdown"] == "10"
+    assert command[-1] == "--no-access-log"
+    daphne = web_command("127.0.0.1", 8001, server="daphne")
+    assert daphne[1:5] == ["-m", "daphne", "--websocket_timeout", "-1"]  # sockets never expire

@@ -1,4 +1,4 @@
-"""The whole product as a user meets it: simulator and daphne as real processes, real Chromium.
+"""The whole product as a user meets it: simulator and the web server as real processes, real Chromium.
 
 Chromium is Debian's (``/usr/bin/chromium``, or ``CHROMIUM_PATH``), driven by
 Playwright; Playwright's own browser download is not used. Without Chromium
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboard.management.commands.demo import daphne_command
+from dashboard.webserver import web_command
 from tests.processes import free_port, stop, wait_for_file, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, request) -> Iterator[Stack]:
-    """Simulator (controls on, scenario paused), the dashboard under daphne and the relay worker.
+    """Simulator (controls on, scenario paused), the dashboard's web process and the relay worker.
 
     The simulator speaks VoIPBIN's code (bare) unless the module sets ``SIM_DIALECT``.
     """
@@ -90,7 +90,7 @@ def stack(tmp_path_factory, request) -> Iterator[Stack]:
     ]
     try:
         wait_for_port(sim_port, processes[0])
-        processes.append(subprocess.Popen(daphne_command("127.0.0.1", web_port), env=env, cwd=ROOT))
+        processes.append(subprocess.Popen(web_command("127.0.0.1", web_port), env=env, cwd=ROOT))
         wait_for_port(web_port, processes[1])
         heartbeat = var / "relay.heartbeat"
         processes.append(

@@ -1,4 +1,4 @@
-"""Fixtures of the fault tests. The real deployment (PostgreSQL, Redis, daphne, signed-in users) is
+"""Fixtures of the fault tests. The real deployment (PostgreSQL, Redis, the web process, signed-in users) is
 tests/multiprocess's, imported rather than copied: without PostgreSQL or Redis these tests skip,
 except under ``CI=true`` where they fail."""
 

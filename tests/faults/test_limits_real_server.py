@@ -1,7 +1,8 @@
-"""Abuse limits through the production server: a real daphne process, sockets opened as Chromium opens them.
+"""Abuse limits through the production server: a real web process (uvicorn, as deployed), sockets
+opened as Chromium opens them.
 
 tests/test_live_consumer.py and tests/test_push_socket.py check the consumer's limits in-process; here
-daphne's own framing, its buffering and the process's memory are part of what is tested. PostgreSQL,
+the server's own framing, its buffering and the process's memory are part of what is tested. PostgreSQL,
 Redis and the signed-in users come from tests/multiprocess (``deployment``); the simulator runs in
 this process and events are injected with its control methods (``/_sim/calls``).
 """
@@ -13,6 +14,8 @@ import contextlib
 import json
 import re
 import secrets
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,7 @@ from tests.waiting import until
 pytestmark = pytest.mark.slow
 
 ACK_SECONDS = 0.25  # static/js/socket-ack.js
-# daphne runs at ~80-110 new calls/s on this 2-core machine while other suites run (~8 ms of its CPU
+# daphne ran at ~80-110 new calls/s on this 2-core machine while other suites run (~8 ms of its CPU
 # per call: apply, render every page kind, send), so 10 000 calls take about two minutes here.
 STALL_EVENTS = 3000
 STALL_RSS_LIMIT_MIB = 60
@@ -134,7 +137,7 @@ def subscribed_sessions(sim) -> int:
 
 @pytest.fixture
 async def web(deployment):
-    """One daphne process of the deployment: its port and process."""
+    """One web process of the deployment: its port and process."""
     return await asyncio.to_thread(deployment.start_web)
 
 
@@ -147,7 +150,7 @@ async def sign_in(sim, deployment, *usernames: str) -> list[str]:
     )
 
 
-async def test_daphne_refuses_a_socket_without_origin_even_with_a_valid_session(sim, deployment, web):
+async def test_web_process_refuses_a_socket_without_origin_even_with_a_valid_session(sim, deployment, web):
     port, _ = web
     (key,) = await sign_in(sim, deployment, "manager")
     tab = Tab(port, key, CallIds())
@@ -156,6 +159,26 @@ async def test_daphne_refuses_a_socket_without_origin_even_with_a_valid_session(
     assert refused.value.response.status_code == 403  # refused before the upgrade
     assert (await tab.open()).ws.state is State.OPEN  # the same browser with its Origin is let in
     await tab.close()
+
+
+async def test_sigterm_sends_every_socket_a_close_frame_and_the_process_exits(sim, deployment, web):
+    """A deploy or restart: pages hear 1012 ("service restart") at once and reconnect by themselves
+    (htmx reconnects after 1012), instead of waiting for a ping to time out."""
+    port, process = web
+    keys = await sign_in(sim, deployment, "manager", "admin")
+    tabs = [await Tab(port, key, CallIds()).open() for key in keys for _ in range(2)]
+    await until(lambda: subscribed_sessions(sim) == 2, timeout=15)
+    await asyncio.gather(*(tab.painted() for tab in tabs))
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    codes = await asyncio.gather(*(tab.closed_code(within=5) for tab in tabs))
+    heard = time.monotonic() - started
+    await asyncio.to_thread(process.wait, 15)  # up to GRACEFUL_SHUTDOWN_SECONDS for work in flight
+    for tab in tabs:
+        await tab.close()
+    assert codes == [1012] * len(tabs)
+    assert heard < 2, f"the close frames took {heard:.1f}s"
+    assert process.returncode == -signal.SIGTERM  # uvicorn shut down, then ends by the signal it got
 
 
 class Injector:
@@ -192,10 +215,10 @@ async def abuse(tab: Tab, kind: str) -> None:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        # Over daphne's own 1 MiB frame limit: autobahn drops the TCP connection at the frame's
-        # header, before reading it (its failByDrop default), so the browser sees 1006.
-        ("2 MiB frame", 1006),
-        ("100 KiB frame", CLOSE_TOO_BIG),  # over the dashboard's 64 KiB, under daphne's: ours closes it
+        # Over the web server's 1 MiB frame limit (dashboard/webserver.py): the server refuses it
+        # at the frame's header with 1009, "message too big", before the application sees it.
+        ("2 MiB frame", 1009),
+        ("100 KiB frame", CLOSE_TOO_BIG),  # over the dashboard's 64 KiB, under the server's: ours closes it
         ("flood", CLOSE_FLOOD),
     ],
 )
@@ -261,9 +284,9 @@ async def test_stalled_browser_costs_bounded_memory_while_another_user_gets_all_
     with contextlib.suppress(TimeoutError):
         await no_tcp_reads.closed_code(within=3)
     assert no_tcp_reads.frames <= MAX_UNACKED
-    assert after - before < STALL_RSS_LIMIT_MIB, f"daphne grew from {before:.1f} to {after:.1f} MiB"
+    assert after - before < STALL_RSS_LIMIT_MIB, f"the web process grew from {before:.1f} to {after:.1f} MiB"
     closes = {tab.ws.close_code for tab in (stuck_script, no_tcp_reads) if tab.ws.state is State.CLOSED}
     for tab in (reader, stuck_script, no_tcp_reads):
         await tab.close()
-    # 1006: daphne dropped a socket that never answered its pings.
+    # 1006: the web server dropped a socket that never answered its pings.
     assert closes <= {CLOSE_TOO_FAR_BEHIND, 1006}, closes

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from cryptography.fernet import Fernet
 
-from dashboard.management.commands.demo import daphne_command
+from dashboard.webserver import web_command
 from tests.processes import free_port, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,7 +170,7 @@ class Deployment:
 
     def start_web(self) -> tuple[int, subprocess.Popen]:
         port = free_port()
-        process = subprocess.Popen(daphne_command("127.0.0.1", port), env=self.env, cwd=ROOT)
+        process = subprocess.Popen(web_command("127.0.0.1", port), env=self.env, cwd=ROOT)
         self.processes.append(process)
         wait_for_port(port, process)
         return port, process

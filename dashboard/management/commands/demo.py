@@ -1,8 +1,8 @@
 """``manage.py demo``: the simulator and the web server together, stopped together.
 
-Starts the bundled VoIPBIN simulator and daphne as child processes, waits
-until both accept connections, prints where to go and how to sign in, and on
-Ctrl-C (or SIGTERM, or either child dying) stops every process it started.
+Starts the bundled VoIPBIN simulator, the web server (as production runs it, ``dashboard.webserver``)
+and the relay worker as child processes, waits until they accept connections, prints where to go and
+how to sign in, and on Ctrl-C (or SIGTERM, or a child dying) stops every process it started.
 """
 
 from __future__ import annotations
@@ -21,14 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.simulator.accounts import DEMO_PASSWORD, DEMO_SMS_NUMBER
 from dashboard.simulator.config import DEMO_RATES
+from dashboard.webserver import web_command
 
 MANAGE = Path(settings.BASE_DIR) / "manage.py"
-
-
-def daphne_command(host: str, port: int) -> list[str]:
-    """The web server as we run it: sockets live until closed (daphne's default ends them after 24 h)."""
-    server = [sys.executable, "-m", "daphne", "--websocket_timeout", "-1"]
-    return [*server, "-b", host, "-p", str(port), "config.asgi:application"]
 
 
 def demo_rate_options() -> list[str]:
@@ -98,7 +93,7 @@ class Command(BaseCommand):
             sim = subprocess.Popen([*sim_command, "--host", host, "--port", str(sim_port)], env=env)
             children.append(sim)
             _wait_for_port(host, sim_port, sim, timeout=30)
-            web = subprocess.Popen(daphne_command(host, port), env=env, cwd=settings.BASE_DIR)
+            web = subprocess.Popen(web_command(host, port), env=env, cwd=settings.BASE_DIR)
             children.append(web)
             _wait_for_port(host, port, web, timeout=60)
             # Answers inbound SMS with the account's rules even when nobody has a page open.
