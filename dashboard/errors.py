@@ -15,6 +15,8 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views import defaults
 
+from dashboard.views import notice
+
 # get_object_or_404's message names a model ("No Call matches the given query."): not for users.
 _MODEL_NOT_FOUND = re.compile(r"^No \w+ matches the given query\.?$")
 
@@ -42,21 +44,18 @@ def _reason(exception: Exception | None) -> str:
     return _sentence(message)
 
 
-def _notice(request: HttpRequest, message: str, status: int) -> HttpResponse:
-    return render(request, "includes/notice.html", {"message": message, "error": True}, status=status)
-
-
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     reason = _reason(exception)
     if _htmx(request):
-        return _notice(request, reason or "You are not allowed to do that.", 403)
+        return notice(request, reason or "You are not allowed to do that.", error=True, status=403)
     return render(request, "403.html", {"reason": reason}, status=403)
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     reason = _reason(exception)
     if _htmx(request):
-        return _notice(request, reason or "That is not here any more: reload the page.", 404)
+        message = reason or "That is not here any more: reload the page."
+        return notice(request, message, error=True, status=404)
     return render(request, "404.html", {"reason": reason, "request_path": request.path}, status=404)
 
 

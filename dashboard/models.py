@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from typing import Any
@@ -388,42 +387,8 @@ def _windows(value: Any) -> tuple[rules.TimeWindow, ...]:
 # The engine's name for a field, where the model's differs.
 _RULE_FIELDS = {"cooldown": "cooldown_minutes"}
 _NUMBER_LISTS = ("senders_in", "senders_not_in", "receiving_numbers")
-# What makes each field of an engine rule pass ``validate_rule``, so one problem cannot hide the next.
-_VALID_RULE = {"name": {"name": "rule"}, "reply": {"reply": "ok"}, "cooldown": {"cooldown": timedelta(0)}}
-_VALID_CONDITIONS: dict[str, dict[str, Any]] = {
-    "keywords": {"keywords": ()},
-    "exact_text": {"exact_text": None},
-    "regex": {"regex": None},
-    **{name: {name: ()} for name in _NUMBER_LISTS},
-    "windows": {"windows": (), "outside_windows": False},
-}
 RULE_CHECK = "rule"
 """The code of the errors ``Rule.clean`` raises (a form drops them on fields it refused itself)."""
-
-
-def rule_problems(rule: rules.Rule) -> list[rules.RuleError]:
-    """Every problem ``rules.validate_rule`` finds, not only the first.
-
-    The engine stops at the first problem; each one found is set right in a copy (the field made
-    valid) and the copy checked again, so the engine stays the only judge of what is valid.
-    """
-    problems: list[rules.RuleError] = []
-    for _ in range(len(_VALID_RULE) + len(_VALID_CONDITIONS) + 1):
-        try:
-            rules.validate_rule(rule)
-        except rules.RuleError as exc:
-            problems.append(exc)
-            field = exc.field or ""
-            if field in _VALID_RULE:
-                rule = dataclasses.replace(rule, **_VALID_RULE[field])
-            elif field in _VALID_CONDITIONS:
-                conditions = dataclasses.replace(rule.conditions, **_VALID_CONDITIONS[field])
-                rule = dataclasses.replace(rule, conditions=conditions)
-            else:
-                break
-        else:
-            break
-    return problems
 
 
 class Rule(models.Model):
@@ -488,7 +453,7 @@ class Rule(models.Model):
     def clean(self) -> None:
         """Every problem at once: the engine's checks, and numbers that are not E.164, each by name."""
         try:
-            problems = rule_problems(self.to_engine())
+            problems = rules.rule_problems(self.to_engine())
         except rules.RuleError as exc:  # stored JSON of the wrong shape
             problems = [exc]
         errors: dict[str, list[ValidationError]] = {}

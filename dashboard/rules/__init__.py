@@ -23,6 +23,7 @@ from dashboard.rules.engine import (
     looks_automated,
     render_reply,
     replay,
+    rule_problems,
     validate_account,
     validate_rule,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "looks_automated",
     "render_reply",
     "replay",
+    "rule_problems",
     "validate_account",
     "validate_rule",
 ]

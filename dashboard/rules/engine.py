@@ -186,33 +186,39 @@ class Evaluation:
         )
 
 
-def validate_rule(rule: Rule) -> None:
-    """Refuse at save time whatever would only fail, or misbehave, when a customer writes in."""
-    if not rule.name.strip():
-        raise RuleError("The rule needs a name.", field="name")
-    problem = template_problem(rule.reply)
-    if problem:
-        raise RuleError(problem, field="reply")
-    if rule.cooldown < timedelta(0):
-        raise RuleError("The cooldown cannot be negative.", field="cooldown")
+def rule_problems(rule: Rule) -> list[RuleError]:
+    """Everything that would refuse the rule, at most one problem per field, in the order checked."""
     conditions = rule.conditions
+    found: dict[str, str] = {}
+
+    def check(field: str, problem: str | None) -> None:
+        if problem and field not in found:
+            found[field] = problem
+
+    check("name", None if rule.name.strip() else "The rule needs a name.")
+    check("reply", template_problem(rule.reply))
+    check("cooldown", "The cooldown cannot be negative." if rule.cooldown < timedelta(0) else None)
     if any(not keyword.strip() for keyword in conditions.keywords):
-        raise RuleError("Keywords cannot be blank.", field="keywords")
+        check("keywords", "Keywords cannot be blank.")
     if conditions.exact_text is not None and not conditions.exact_text.strip():
-        raise RuleError("The exact text cannot be blank.", field="exact_text")
+        check("exact_text", "The exact text cannot be blank.")
     if conditions.regex is not None:
-        problem = pattern_problem(conditions.regex)
-        if problem:
-            raise RuleError(problem, field="regex")
+        check("regex", pattern_problem(conditions.regex))
     for name in ("senders_in", "senders_not_in", "receiving_numbers"):
         if any(not normalize_number(number) for number in getattr(conditions, name)):
-            raise RuleError("Phone numbers in a list cannot be blank.", field=name)
+            check(name, "Phone numbers in a list cannot be blank.")
     for window in conditions.windows:
-        problem = window_problem(window)
-        if problem:
-            raise RuleError(problem, field="windows")
+        check("windows", window_problem(window))
     if conditions.outside_windows and not conditions.windows:
-        raise RuleError("“Outside these windows” needs at least one time window.", field="windows")
+        check("windows", "“Outside these windows” needs at least one time window.")
+    return [RuleError(message, field=field) for field, message in found.items()]
+
+
+def validate_rule(rule: Rule) -> None:
+    """Refuse at save time whatever would only fail, or misbehave, when a customer writes in."""
+    problems = rule_problems(rule)
+    if problems:
+        raise problems[0]
 
 
 def validate_account(account: AccountSettings) -> None:

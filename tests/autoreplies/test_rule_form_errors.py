@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from dashboard.autoreplies import describe, numbers
 from dashboard.autoreplies.forms import NumberListField, RuleForm
-from dashboard.models import Rule, RuleChange, rule_problems
+from dashboard.models import Rule, RuleChange
+from dashboard.rules import rule_problems
 from dashboard.simulator.accounts import DEMO_SALES_NUMBER
 from tests.autoreplies.conftest import OUR_NUMBER, client_for, rule
 from tests.autoreplies.test_rules_page import form_data
