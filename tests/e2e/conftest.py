@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
 from dashboard.webserver import web_command
 from tests.processes import free_port, stop, wait_for_file, wait_for_port
 
@@ -44,6 +45,11 @@ class Stack:
         response = httpx.request(method, f"{self.sim_url}{path}", timeout=5, **kwargs)
         response.raise_for_status()
         return response
+
+    def sms(self, source: str, text: str) -> httpx.Response:
+        """An inbound SMS from ``source`` to the demo account's SMS number."""
+        message = {"source": source, "destination": DEMO_SMS_NUMBER, "text": text}
+        return self.sim("POST", "/_sim/sms", json={"customer_id": DEMO_CUSTOMER_ID, **message})
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
 from tests.e2e.conftest import assert_accessible, screenshot
 from tests.e2e.test_calls_page import sign_in
 from tests.e2e.test_inbox_rules import relay_listening
@@ -66,16 +65,7 @@ def test_an_auto_replied_sms_stays_awaiting_a_person_until_a_person_answers(stac
     page.goto(stack.web_url + "/messages/?unanswered=1")
     expect(page.locator("[data-socket-state]")).to_have_attribute("data-socket-state", "open", timeout=10_000)
     relay_listening(stack)
-    stack.sim(
-        "POST",
-        "/_sim/sms",
-        json={
-            "customer_id": DEMO_CUSTOMER_ID,
-            "source": SENDER,
-            "destination": DEMO_SMS_NUMBER,
-            "text": "I need help with my order",
-        },
-    )
+    stack.sms(SENDER, "I need help with my order")
 
     awaiting = f"Auto-reply sent (rule “{HELP_RULE}”) · awaiting a person"
     row = page.locator("[data-thread]", has_text=SENDER)

@@ -6,7 +6,6 @@ import time
 
 from playwright.sync_api import expect
 
-from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER
 from tests.e2e.conftest import screenshot
 from tests.e2e.test_calls_page import sign_in
 
@@ -47,16 +46,7 @@ def test_admin_creates_a_rule_dry_runs_it_and_sees_the_auto_reply_live(stack, pa
     page.goto(stack.web_url + "/messages/")
     expect(page.locator("[data-socket-state]")).to_have_attribute("data-socket-state", "open", timeout=10_000)
     relay_listening(stack)
-    stack.sim(
-        "POST",
-        "/_sim/sms",
-        json={
-            "customer_id": DEMO_CUSTOMER_ID,
-            "source": SENDER,
-            "destination": DEMO_SMS_NUMBER,
-            "text": "Your hours?",
-        },
-    )
+    stack.sms(SENDER, "Your hours?")
     row = page.locator("[data-thread]", has_text=SENDER)
     expect(row).to_be_visible(timeout=10_000)  # showing the SMS, or already the auto-reply after it
     row.get_by_role("link").click()

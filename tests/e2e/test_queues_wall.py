@@ -16,8 +16,6 @@ from dashboard.simulator.accounts import (
     DEMO_AGENT1_ID,
     DEMO_AGENT2_ID,
     DEMO_CUSTOMER,
-    DEMO_CUSTOMER_ID,
-    DEMO_SMS_NUMBER,
     SALES_QUEUE_ID,
     SUPPORT_QUEUE_ID,
 )
@@ -258,16 +256,7 @@ def test_wall_display_lives_on_its_link_alone_until_revoked(stack, page, browser
         expect(support.locator(".wall-level")).to_have_text(re.compile(r"⚠\s*Warning"))
         expect(support).to_have_attribute("data-level", "warning")
         expect(support.locator("[data-wait-since]")).to_have_text(re.compile(r"^\d+ s$"))
-        stack.sim(
-            "POST",
-            "/_sim/sms",
-            json={
-                "customer_id": DEMO_CUSTOMER_ID,
-                "source": "+15557770123",
-                "destination": DEMO_SMS_NUMBER,
-                "text": "Is my order on its way?",
-            },
-        )
+        stack.sms("+15557770123", "Is my order on its way?")
         thread = wall.locator("#wall-inbox li", has_text="+15557770123")
         expect(thread).to_contain_text("Is my order on its way?", timeout=5_000)
 

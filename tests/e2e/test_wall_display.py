@@ -14,7 +14,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, DEMO_SMS_NUMBER, SALES_QUEUE_ID, SUPPORT_QUEUE_ID
+from dashboard.simulator.accounts import DEMO_CUSTOMER_ID, SALES_QUEUE_ID, SUPPORT_QUEUE_ID
 from tests.e2e.conftest import assert_accessible, assert_no_overflow, new_wall_link, screenshot
 from tests.e2e.test_calls_page import sign_in
 from tests.e2e.test_queues_wall import open_live_page, set_thresholds, waiting_caller
@@ -176,16 +176,7 @@ def test_an_inbox_only_wall_shows_its_figures_and_names_its_one_panel(stack, pag
         expect(wall.locator("#wall-queues")).to_have_count(0)
         waiting = wall.locator("[data-figure='inbox-waiting']")
         before = int(waiting.inner_text())
-        stack.sim(
-            "POST",
-            "/_sim/sms",
-            json={
-                "customer_id": DEMO_CUSTOMER_ID,
-                "source": "+15557770199",
-                "destination": DEMO_SMS_NUMBER,
-                "text": "Is anyone there?",
-            },
-        )
+        stack.sms("+15557770199", "Is anyone there?")
         thread = wall.locator("#wall-inbox li", has_text="+15557770199")
         expect(thread).to_contain_text("Is anyone there?", timeout=5_000)
         expect(waiting).to_have_text(str(before + 1))
