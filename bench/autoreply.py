@@ -136,7 +136,7 @@ async def measure(options: argparse.Namespace) -> tuple[list[Figures], int]:
     sim = TimedSim()
     rows: list[Figures] = []
     load = {"rate": options.rate, "seconds": options.seconds}
-    async with Stack(web=False, sim=sim) as stack:
+    async with Stack(sim=sim) as stack:
         await stack.provision(rules=rules(options.rules))
         command = [sys.executable, str(HARNESS), "plain-replier", "--sim-url", stack.sim.url]
         replier = stack.spawn("plain-replier", command)
@@ -159,7 +159,7 @@ async def measure(options: argparse.Namespace) -> tuple[list[Figures], int]:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
+    parser = base_parser(__doc__.splitlines()[0] if __doc__ else "", web=False)
     parser.add_argument("--rules", type=int, default=200, help="enabled rules; only the last matches")
     parser.add_argument("--rate", type=float, default=10, help="inbound SMS per second")
     parser.add_argument("--seconds", type=float, default=20, help="how long SMS are injected")

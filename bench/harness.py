@@ -1,10 +1,12 @@
 """What every benchmark shares: real processes, browser-like clients, and two baselines in the same run.
 
-The system under test runs as in production: daphne in a process of its own, on a fresh database
-(SQLite in a temp dir, or a fresh PostgreSQL database when ``BENCH_POSTGRES_URL`` names a server),
-fed by the simulator. The simulator is a subprocess (``python -m dashboard.simulator``) so that its
-work never shares an event loop or a GIL with the client driver; a script that must time something
-inside the simulator (the auto-reply POST) passes an in-process ``SimServer`` instead, and says so.
+The system under test runs as in production: a web process of its own (uvicorn, started by
+``dashboard.webserver.web_command``; ``--servers`` adds a daphne row for the same clients), on a
+fresh database (SQLite in a temp dir, or a fresh PostgreSQL database when ``BENCH_POSTGRES_URL``
+names a server), fed by the simulator. The simulator is a subprocess (``python -m
+dashboard.simulator``) so that its work never shares an event loop or a GIL with the client driver;
+a script that must time something inside the simulator (the auto-reply POST) passes an in-process
+``SimServer`` instead, and says so.
 
 One client driver (asyncio + ``websockets``, no compression, no client pings, as a browser tab that
 only listens) measures three systems fed by the same injected events at the same rate:
@@ -14,7 +16,7 @@ only listens) measures three systems fed by the same injected events at the same
 * **plain**: a minimal ``websockets`` broadcast server (``plain-server`` below, its own process) with
   one upstream subscription, re-sending every frame to every client: the practical limit of Python
   relaying on this hardware;
-* **ours**: the dashboard under daphne.
+* **ours**: the dashboard, once per web server named by ``--servers`` (``ours uvicorn``, ``ours daphne``).
 
 Every injected event carries an id that embeds its sequence number (``Marker``); the injector stamps
 ``time.monotonic()`` (system-wide CLOCK_MONOTONIC, the same clock the readers stamp with) just before
@@ -257,7 +259,8 @@ def header(title: str, options: argparse.Namespace) -> None:
         f"   {dt.datetime.now().isoformat(timespec='seconds')}  {platform.node()}  {os.cpu_count()} cpu  "
         f"Python {platform.python_version()}  load avg {load}"
     )
-    print("   " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(options).items() if v is not None))
+    shown = {k: ",".join(v) if isinstance(v, list) else v for k, v in vars(options).items() if v is not None}
+    print("   " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in shown.items()))
     sys.stdout.flush()
 
 
@@ -386,6 +389,16 @@ _PROVISION = textwrap.dedent(
 )
 
 
+_FORGET_LIVE = textwrap.dedent(
+    """
+    from dashboard.models import Activeflow, ActiveflowStep, Call, Message, Queuecall
+
+    for model in (ActiveflowStep, Activeflow, Queuecall, Call, Message):
+        model.objects.all().delete()
+    """
+)
+
+
 @dataclass(frozen=True)
 class Restart:
     """When a restarted process got SIGTERM, exited, and listened again (``time.monotonic()``)."""
@@ -412,26 +425,24 @@ def reachable_postgres(url: str, timeout: float = 3) -> str | None:
 
 
 class Stack:
-    """The deployment under test: temp dir, database, simulator, daphne; all gone on exit.
+    """The deployment under test: temp dir, database, simulator, a web process; all gone on exit.
 
     ``sim`` may be an in-process ``SimServer`` (started here, on this loop) when a script must
     observe the simulator from inside; otherwise the simulator is a subprocess. ``postgres``: the
     admin URL of a PostgreSQL server to create the run's database on (default ``BENCH_POSTGRES_URL``;
     ``""`` for SQLite whatever the environment says). ``redis``: a private ``redis-server`` on a free
-    port, named by ``REDIS_URL`` in the deployment's environment. With ``web=False`` a script starts
-    its web processes itself (``start_web``).
+    port, named by ``REDIS_URL`` in the deployment's environment. No web process runs until a script
+    asks: ``use_web(server)`` for the one its fleets talk to, ``start_web`` for more.
     """
 
     def __init__(
         self,
         *,
-        web: bool = True,
         sim: Any = None,
         env: dict[str, str] | None = None,
         postgres: str | None = None,
         redis: bool = False,
     ) -> None:
-        self._want_web = web
         self._sim_server = sim
         self._extra_env = env or {}
         self._postgres_admin = os.environ.get("BENCH_POSTGRES_URL", "") if postgres is None else postgres
@@ -440,6 +451,7 @@ class Stack:
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._commands: dict[str, tuple[list[str], dict[str, str] | None]] = {}  # for ``restart``
         self.web_port = 0
+        self.web_server = ""  # the server of the web process ``use_web`` started, named after it
         self.redis_url = ""
         self.sim: SimControl
         self._postgres: tuple[str, str] | None = None  # (admin url, database name)
@@ -454,8 +466,6 @@ class Stack:
                 self._extra_env = {**self._extra_env, "REDIS_URL": self.redis_url}
             self.env = self._environment(sim_url, await asyncio.to_thread(self._database_url))
             await asyncio.to_thread(self.manage, "migrate", "--noinput", "-v", "0")
-            if self._want_web:
-                await self._start_web()
         except BaseException as exc:
             await self.aclose(failed=_failure(exc))
             raise
@@ -525,19 +535,29 @@ class Stack:
         server = rest.split("/", 1)[0]
         return f"{scheme}://{server}/{name}"
 
-    async def _start_web(self) -> None:
-        self.web_port = await self.start_web("daphne")
+    async def use_web(self, server: str) -> None:
+        """The web process the stack's fleets talk to runs on ``server`` from now on (the process is
+        named after it). One on another server is stopped first, so only one competes for the CPU,
+        and what it stored of calls, flows and messages is deleted: every server starts from the
+        same database. (Left there, the calls of the measurement before, which the reset simulator
+        no longer lists, would all be settled while the next server is measured: a frame per call
+        and tab that the first server never had to send.)"""
+        if self.web_server:
+            await self.stop(dict(self.processes)[self.web_server])
+            await asyncio.to_thread(self.manage, "shell", "-c", _FORGET_LIVE)
+        self.web_port = await self.start_web(server, server=server)
+        self.web_server = server
 
-    async def start_web(self, name: str = "daphne") -> int:
-        """One daphne web process on a free port, as production runs it; its port."""
-        # The command is the demo's (as in production); importing it reads settings, so this process
-        # adopts the deployment's environment first and generates nothing outside the temp dir.
+    async def start_web(self, name: str, *, server: str = "uvicorn") -> int:
+        """One web process on a free port, started as production starts it; its port."""
+        # The command is production's; importing it reads settings, so this process adopts the
+        # deployment's environment first and generates nothing outside the temp dir.
         os.environ.update(self.env)
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         from dashboard.webserver import web_command
 
         port = free_port()
-        self.spawn(name, web_command(HOST, port, server="daphne"))
+        self.spawn(name, web_command(HOST, port, server=server, access_log=False))
         await self.wait_port(port, name)
         return port
 
@@ -1148,11 +1168,12 @@ async def plain_fleet(
 async def our_fleet(
     stack: Stack, workload: Workload, specs: Sequence[ClientSpec], *, upstreams: int
 ) -> AsyncIterator[Fleet]:
-    """Browser-like sockets on daphne; ready once ``upstreams`` sessions subscribed and every tab painted."""
+    """Browser-like sockets on the stack's web process (``use_web``), labelled with its server; ready
+    once ``upstreams`` sessions subscribed and every tab painted."""
     await fresh_simulator(stack)
-    fleet = Fleet(specs, "ours")
+    fleet = Fleet(specs, f"ours {stack.web_server}")
     fleet.cpu = stack.cpu_times
-    fleet.profile_pid = stack.pid("daphne")
+    fleet.profile_pid = stack.pid(stack.web_server)
     await fleet.open()
     try:
         await stack.sim.wait_subscribed(workload.topic, upstreams)
@@ -1204,9 +1225,29 @@ def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         sys.exit(1)
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
+SERVERS = ("uvicorn", "daphne")  # production's web server first; daphne's row keeps the choice measured
+
+
+def servers(value: str) -> list[str]:
+    """``--servers uvicorn,daphne``: the web servers "ours" is measured on, in that order."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SERVERS))
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SERVERS)} (got {value!r})")
+    return list(dict.fromkeys(names))
+
+
+def base_parser(description: str, *, web: bool = True) -> argparse.ArgumentParser:
+    """``--quick``, and ``--servers`` for a script that measures web processes (``web``)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="the short run `make bench` does")
+    if web:
+        parser.add_argument(
+            "--servers",
+            type=servers,
+            default=list(SERVERS),
+            help="web servers to measure ours on, comma-separated (default: uvicorn,daphne)",
+        )
     return parser
 
 

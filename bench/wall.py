@@ -15,8 +15,6 @@ Targets (issue 7): 1000 walls at 20 events/s, all delivered, p99 within 2x of th
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 
 from harness import (
     DEMO_ACCESS_KEY,
@@ -92,6 +90,12 @@ async def sweep(fleet: Fleet, sim: SimControl, options: argparse.Namespace) -> l
     return steps
 
 
+def best_rate(steps: list[Figures], limit: float) -> float:
+    """Frames/s delivered at the best step within the p99 limit (0 if none was)."""
+    within = [s.frames_per_second for s in steps if s.complete and s.p99 is not None and s.p99 <= limit]
+    return max(within, default=0.0)
+
+
 def saturation(steps: list[Figures], limit: float) -> str:
     within = [s for s in steps if s.complete and s.p99 is not None and s.p99 <= limit]
     if not within:
@@ -110,31 +114,40 @@ async def measure(options: argparse.Namespace) -> tuple[list[Figures], dict[str,
         credential = f"accesskey={DEMO_ACCESS_KEY}"
         async with direct_fleet(stack, SMS, clients=options.walls, credential=credential) as fleet:
             rows.append(await fleet.measure(inject, **load))
-        specs = [browser_spec(stack, f"/ws/wall/{provisioned.wall_token}/")] * options.walls
-        phases: list[tuple[str, Callable[[], AbstractAsyncContextManager[Fleet]]]] = [
-            ("plain", lambda: plain_fleet(stack, SMS, clients=options.walls, credential=credential)),
-            ("ours", lambda: our_fleet(stack, SMS, specs, upstreams=1)),
-        ]
-        for name, phase in phases:
-            async with phase() as fleet:
+        async with plain_fleet(stack, SMS, clients=options.walls, credential=credential) as fleet:
+            rows.append(await fleet.measure(inject, **load))
+            sweeps["plain"] = await sweep(fleet, stack.sim, options)
+        for server in options.servers:
+            await stack.use_web(server)
+            specs = [browser_spec(stack, f"/ws/wall/{provisioned.wall_token}/")] * options.walls
+            async with our_fleet(stack, SMS, specs, upstreams=1) as fleet:
                 rows.append(await fleet.measure(inject, **load))
-                sweeps[name] = await sweep(fleet, stack.sim, options)
+                sweeps[fleet.label] = await sweep(fleet, stack.sim, options)
     return rows, sweeps
 
 
 def report(rows: list[Figures], sweeps: dict[str, list[Figures]], options: argparse.Namespace) -> None:
-    _, plain, ours = rows
+    plain = rows[1]
     print_table(rows, f"{options.walls} wall sockets of one account, {options.rate:g} inbound SMS/s")
-    verdict("all delivered", ours.complete, f"{ours.delivered}/{ours.expected} events shown on every wall")
-    times = ratio(ours.p99, plain.p99)
-    detail = f"p99 {ours.p99 or 0:.1f} ms vs plain {plain.p99 or 0:.1f} ms = {times or 0:.1f}x"
-    verdict("p99 within 2x of the plain broadcast server", times is not None and times <= 2, detail)
+    for ours in rows[2:]:
+        shown = f"{ours.delivered}/{ours.expected} events shown on every wall"
+        verdict(f"{ours.label}: all delivered", ours.complete, shown)
+        times = ratio(ours.p99, plain.p99)
+        detail = f"p99 {ours.p99 or 0:.1f} ms vs plain {plain.p99 or 0:.1f} ms = {times or 0:.1f}x"
+        verdict(f"{ours.label}: p99 within 2x of the plain server", times is not None and times <= 2, detail)
     print_table(
         [s for steps in sweeps.values() for s in steps],
         f"saturation sweep ({options.step_seconds:g} s steps)",
     )
     for name, steps in sweeps.items():
         print(f"  saturation {name}: {saturation(steps, options.p99_limit)}")
+    plain_best = best_rate(sweeps["plain"], options.p99_limit)
+    for name, steps in sweeps.items():
+        if name != "plain":
+            ours_best = best_rate(steps, options.p99_limit)
+            detail = f"{ours_best:.0f} frames/s against plain {plain_best:.0f}"
+            met = ours_best >= plain_best / 2
+            verdict(f"{name}: saturation at least half the plain server's", met, detail)
 
 
 def main(argv: list[str] | None = None) -> None:
