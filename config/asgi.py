@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -22,3 +23,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What is loaded by now (Django, the apps, the routing) lives as long as the process. Frozen, it is
+# out of the cyclic collector's sight: a full collection, which stalls every socket of the process
+# while it runs, walks only what was made since (p99 of bench/supervisors.py: docs/BENCHMARKS.md).
+gc.freeze()
