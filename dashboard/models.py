@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import IntegrityError, models, transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from dashboard import rules
@@ -247,9 +250,30 @@ class Account(models.Model):
         validators=[validate_string_list],
         help_text="Texts that mark a message as machine-sent",
     )
+    rules_version = models.UUIDField(
+        default=uuid.uuid4,
+        editable=False,
+        help_text="New with every change to the account's rules: the relay compiles them again then",
+    )
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """An account's own changes never write ``rules_version``: an instance read before a rule
+        changed would put back the version the relay compiled the older rules under."""
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "rules_version"
+            ]
+        super().save(*args, **kwargs)
+
+    @staticmethod
+    def rules_changed(account_id: int) -> None:
+        """Say the account's rules changed (``rules_version``); in the transaction that changed them."""
+        Account.objects.filter(pk=account_id).update(rules_version=uuid.uuid4())
 
     def settings(self) -> rules.AccountSettings:
         return rules.AccountSettings(
@@ -468,6 +492,13 @@ class Rule(models.Model):
         errors = {field: found for field, found in errors.items() if found}
         if errors:
             raise ValidationError(errors)
+
+
+@receiver([post_save, post_delete], sender=Rule, dispatch_uid="rule-changed")
+def _rule_changed(sender: type[Rule], instance: Rule, **kwargs: Any) -> None:
+    """Any save or delete of a rule, from any page, the admin or a shell (``bulk_update`` does not
+    send these: its callers say so themselves)."""
+    Account.rules_changed(instance.account_id)
 
 
 class AutoReplyStatus(models.TextChoices):

@@ -175,6 +175,7 @@ def move_rule(*, rule: Rule, direction: Literal["up", "down"], by: User | None) 
                 rows[index].order, rows[other].order = rows[other].order, rows[index].order
         moved = [row for row in rows if row.order != before[row.pk]["order"]]
         Rule.objects.bulk_update(moved, ["order"])
+        Account.rules_changed(rule.account_id)
         changes = [
             record_change(
                 account=rule.account,
