@@ -402,9 +402,10 @@ def agents_wrapping_up(agent_ids: set[str]) -> dict[str, datetime]:
     }
 
 
-def conversation_of(call_id: str) -> Conversation | None:
-    """The conversation the call (customer's call or agent leg) belongs to."""
-    call = Call.objects.filter(pk=call_id).first()
+def conversation_of(call_id: str, *, known: Call | None = None) -> Conversation | None:
+    """The conversation the call (customer's call or agent leg) belongs to; ``known``: that call's
+    row as just stored, saving a query for the change that stored it."""
+    call = known if known is not None and known.pk == call_id else Call.objects.filter(pk=call_id).first()
     if call is None:
         return None
     if call.master_call_id:

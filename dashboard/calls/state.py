@@ -56,7 +56,8 @@ def routed(change: Change) -> Change:
         conversations = [c for c in [wrapped_up(change.row)] if c is not None]
     else:
         call_id = call_of_change(change.resource, change.row)
-        conversation = conversation_of(call_id) if call_id else None
+        known = change.row if isinstance(change.row, Call) else None
+        conversation = conversation_of(call_id, known=known) if call_id else None
         conversations = [conversation] if conversation is not None else []
     if not conversations:
         return change
