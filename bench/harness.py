@@ -544,9 +544,13 @@ class Stack:
         and tab that the first server never had to send.)"""
         if self.web_server:
             await self.stop(dict(self.processes)[self.web_server])
-            await asyncio.to_thread(self.manage, "shell", "-c", _FORGET_LIVE)
+            await self.forget_live()
         self.web_port = await self.start_web(server, server=server)
         self.web_server = server
+
+    async def forget_live(self) -> None:
+        """Delete the calls, flows and messages the web processes stored (none may be running)."""
+        await asyncio.to_thread(self.manage, "shell", "-c", _FORGET_LIVE)
 
     async def start_web(self, name: str, *, server: str = "uvicorn") -> int:
         """One web process on a free port, started as production starts it; its port."""

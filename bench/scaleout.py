@@ -1,15 +1,15 @@
 """Redis: the supervisors case on two web processes sharing PostgreSQL and Redis, as deployed scaled out.
 
-Two daphne processes with ``REDIS_URL`` (a private ``redis-server``) and ``RELAY_IN_WEB=false``, as
-docker-compose.yml runs them, on one PostgreSQL database; N signed-in supervisors, each with a calls
-tab on *each* process (``--tabs 2``), R new calls/s. A user's upstream session is owned by one
-process, whichever serves their first tab (a Redis lease; the first tabs alternate, so each process
-owns half the sessions): the owner applies and renders each event, hands it to its own tab directly
-and, once through the Redis channel layer, to the other process, which hands it to the user's tab
-there. So every event reaches half the tabs through Redis; the figures are over all tabs and over
-each half. ``--tabs 1`` spreads one tab per user over the two processes instead (no Redis hop on
-the way to a tab). The relay worker (``runrelay``) is not started: it keeps no user's session and
-no calls tab depends on it.
+Two web processes (each of ``--servers`` in turn) with ``REDIS_URL`` (a private ``redis-server``)
+and ``RELAY_IN_WEB=false``, as docker-compose.yml runs them, on one PostgreSQL database; N signed-in
+supervisors, each with a calls tab on *each* process (``--tabs 2``), R new calls/s. A user's
+upstream session is owned by one process, whichever serves their first tab (a Redis lease; the first
+tabs alternate, so each process owns half the sessions): the owner applies and renders each event,
+hands it to its own tab directly and, once through the Redis channel layer, to the other process,
+which hands it to the user's tab there. So every event reaches half the tabs through Redis; the
+figures are over all tabs and over each half. ``--tabs 1`` spreads one tab per user over the two
+processes instead (no Redis hop on the way to a tab). The relay worker (``runrelay``) is not
+started: it keeps no user's session and no calls tab depends on it.
 
 Database: PostgreSQL, since processes on several machines cannot share a SQLite file: the server
 ``BENCH_POSTGRES_URL`` names, else the local one (``postgres://postgres@127.0.0.1:5432/postgres``)
@@ -58,7 +58,6 @@ PATH = "/ws/live/calls/"
 QUICK_SECONDS = 5.0
 TARGET_P99_MS = 25.0
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
-WEBS = ("web-a", "web-b")
 LEASES = "dashboard:lease:user-session:*"  # dashboard.leases prefix + dashboard.relay.lease_key
 _OWNERS = (
     "local out = {} for _, key in ipairs(redis.call('KEYS', ARGV[1])) do "
@@ -99,9 +98,8 @@ async def measure(options: argparse.Namespace, postgres: str) -> tuple[list[Figu
     rows: list[Figures] = []
     notes: list[str] = []
     clients = options.users * options.tabs
-    async with Stack(web=False, redis=True, env={"RELAY_IN_WEB": "false"}, postgres=postgres) as stack:
+    async with Stack(redis=True, env={"RELAY_IN_WEB": "false"}, postgres=postgres) as stack:
         notes.append(f"database: {stack.database}; channel layer and leases: {stack.redis_url}")
-        ports = [await stack.start_web(name) for name in WEBS]
         token = await stack.sim.login("manager")
         keys = (await stack.provision(users=options.users, token=token)).sessions
         inject = CALLS.bound(stack.sim)
@@ -110,70 +108,91 @@ async def measure(options: argparse.Namespace, postgres: str) -> tuple[list[Figu
             rows.append(await fleet.measure(inject, **load))
         async with plain_fleet(stack, CALLS, clients=clients, credential=f"token={token}") as fleet:
             rows.append(await fleet.measure(inject, **load))
+        for server in options.servers:
+            ours, found = await measure_ours(stack, server, keys, options)
+            rows += ours
+            notes += found
+    return rows, notes
 
-        # ours: each user's first tab on alternate processes (that process takes the lease), then
-        # their second tab on the other one.
-        await fresh_simulator(stack)
-        first = [browser_spec(stack, PATH, key, port=ports[i % 2]) for i, key in enumerate(keys)]
-        second = [browser_spec(stack, PATH, key, port=ports[(i + 1) % 2]) for i, key in enumerate(keys)]
-        fleet = Fleet(first, "ours")
-        fleet.profile_pid = stack.pid(WEBS[0])
-        try:
-            await fleet.open()
-            await stack.sim.wait_subscribed(CALLS.topic, options.users)
-            if options.tabs == 2:
-                await fleet.add(second)
-            await fleet.settle(expect_first_frame=True)
-            stack.check_alive()
-            backends = await asyncio.to_thread(stack.database_backends)
 
-            def cpu() -> dict[str, float]:
-                times = stack.cpu_times()
-                if backends:
-                    times["postgres"] = sum(_cpu_seconds(pid) for pid in backends)
-                return times
+async def measure_ours(
+    stack: Stack, server: str, keys: Sequence[str], options: argparse.Namespace
+) -> tuple[list[Figures], list[str]]:
+    """Two web processes on ``server``; each user's first tab on alternate processes (that process
+    takes the lease), then their second tab on the other one. Both stopped after, and what they
+    stored deleted, so the next server starts from the same database."""
+    webs = (f"{server}-a", f"{server}-b")
+    ports = [await stack.start_web(name, server=server) for name in webs]
+    inject = CALLS.bound(stack.sim)
+    load = {"mode": CALLS.mode, "rate": options.rate, "seconds": options.seconds}
+    clients = options.users * options.tabs
+    label = f"ours {server}"
+    await fresh_simulator(stack)
+    first = [browser_spec(stack, PATH, key, port=ports[i % 2]) for i, key in enumerate(keys)]
+    second = [browser_spec(stack, PATH, key, port=ports[(i + 1) % 2]) for i, key in enumerate(keys)]
+    fleet = Fleet(first, label)
+    fleet.profile_pid = stack.pid(webs[0])
+    try:
+        await fleet.open()
+        await stack.sim.wait_subscribed(CALLS.topic, options.users)
+        if options.tabs == 2:
+            await fleet.add(second)
+        await fleet.settle(expect_first_frame=True)
+        stack.check_alive()
+        backends = await asyncio.to_thread(stack.database_backends)
 
-            fleet.cpu = cpu
-            sessions_before = await stack.sim.subscribed(CALLS.topic)
-            owners = await lease_owners(stack.redis_url)
-            ours = await fleet.measure(inject, **load, per_client=True)
-            sessions_after = await stack.sim.subscribed(CALLS.topic)
-            stack.check_alive()
-        finally:
-            await fleet.close()
-        logged = stack.log_summary(WEBS)
-    rows.append(ours)
+        def cpu() -> dict[str, float]:
+            times = stack.cpu_times()
+            if backends:
+                times["postgres"] = sum(_cpu_seconds(pid) for pid in backends)
+            return times
+
+        fleet.cpu = cpu
+        sessions_before = await stack.sim.subscribed(CALLS.topic)
+        owners = await lease_owners(stack.redis_url)
+        ours = await fleet.measure(inject, **load, per_client=True)
+        sessions_after = await stack.sim.subscribed(CALLS.topic)
+        stack.check_alive()
+    finally:
+        await fleet.close()
+    logged = stack.log_summary(webs)
+    for name in webs:
+        await stack.stop(dict(stack.processes)[name])
+    await stack.forget_live()
+    rows = [ours]
     users = range(options.users)
     if options.tabs == 2:
-        rows.append(ours.subset(users, "ours: tabs on the owner"))
-        rows.append(ours.subset(range(options.users, clients), "ours: tabs via Redis"))
+        rows.append(ours.subset(users, f"{label}: tabs on the owner"))
+        rows.append(ours.subset(range(options.users, clients), f"{label}: tabs via Redis"))
     else:
-        rows.append(ours.subset([i for i in users if i % 2 == 0], f"ours: tabs on {WEBS[0]}"))
-        rows.append(ours.subset([i for i in users if i % 2 == 1], f"ours: tabs on {WEBS[1]}"))
+        rows.append(ours.subset([i for i in users if i % 2 == 0], f"{label}: tabs on {webs[0]}"))
+        rows.append(ours.subset([i for i in users if i % 2 == 1], f"{label}: tabs on {webs[1]}"))
     split = " + ".join(str(n) for n in sorted(owners.values(), reverse=True)) or "unknown (no redis-cli)"
-    notes.append(
-        f"upstream sessions on the simulator: {sessions_before} before, {sessions_after} after the "
-        f"measurement, for {options.users} users; leases held by {len(owners)} processes: {split}"
-    )
-    notes += [f"logged: {line}" for line in logged] or ["logged: no warning, no error"]
+    notes = [
+        f"{label}: upstream sessions on the simulator: {sessions_before} before, {sessions_after} after "
+        f"the measurement, for {options.users} users; leases held by {len(owners)} processes: {split}"
+    ]
+    notes += [f"{label} logged: {line}" for line in logged] or [f"{label} logged: no warning, no error"]
     return rows, notes
 
 
 def report(rows: Sequence[Figures], notes: Sequence[str], options: argparse.Namespace) -> None:
-    direct, plain, ours = rows[0], rows[1], rows[2]
+    direct, plain = rows[0], rows[1]
     tabs = "a calls tab on each" if options.tabs == 2 else "one calls tab, spread over both"
     title = f"{options.users} supervisors x {tabs} of 2 web processes (Redis), {options.rate:g} new calls/s"
     print_table(rows, title)
     for note in notes:
         print(f"  {note}")
-    verdict("every event reaches every tab", ours.complete, f"{ours.delivered}/{ours.expected} delivered")
-    p99 = ours.p99
-    via = rows[4] if options.tabs == 2 else None
-    detail = f"p99 {p99 or 0:.1f} ms over all tabs"
-    if via is not None:
-        detail += f", {via.p99 or 0:.1f} ms for the tabs reached through Redis"
-    detail += f" (direct {direct.p99 or 0:.1f} ms, plain {plain.p99 or 0:.1f} ms)"
-    verdict(f"p99 ≤ {TARGET_P99_MS:g} ms", p99 is not None and p99 <= TARGET_P99_MS, detail)
+    for at in range(2, len(rows), 3):  # each server: all tabs, then its two halves
+        ours, via = rows[at], rows[at + 2] if options.tabs == 2 else None
+        delivered = f"{ours.delivered}/{ours.expected} delivered"
+        verdict(f"{ours.label}: every event reaches every tab", ours.complete, delivered)
+        p99 = ours.p99
+        detail = f"p99 {p99 or 0:.1f} ms over all tabs"
+        if via is not None:
+            detail += f", {via.p99 or 0:.1f} ms for the tabs reached through Redis"
+        detail += f" (direct {direct.p99 or 0:.1f} ms, plain {plain.p99 or 0:.1f} ms)"
+        verdict(f"{ours.label}: p99 ≤ {TARGET_P99_MS:g} ms", p99 is not None and p99 <= TARGET_P99_MS, detail)
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
