@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ class Command(BaseCommand):
                 "with RELAY_IN_WEB=false this worker feeds the web processes' status page through Redis: "
                 "set REDIS_URL"
             )
+        gc.freeze()  # as config/asgi.py: start-up's objects out of the collector's walk
         try:
             asyncio.run(self._run(Path(heartbeat_file), keeps_status=keeps_status))
         finally:
