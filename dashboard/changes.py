@@ -15,6 +15,9 @@ from dashboard.voipbin.topics import resource_topics
 if TYPE_CHECKING:
     from dashboard.calls.conversations import Conversation
 
+AUDIENCES = ("supervisor", "agent")
+"""Whom a page's update is rendered for (``LivePage.render_change``): supervisors, or agents."""
+
 
 @dataclass(frozen=True, slots=True)
 class Change:

@@ -8,11 +8,11 @@ sockets showing that page. Each feature package has its page (``calls.pages``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from dashboard.calls.pages import CALLS_PAGE
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.flows.pages import FLOWS_PAGE
 from dashboard.inbox.pages import INBOX_PAGE
 from dashboard.models import User
@@ -28,7 +28,10 @@ class LivePage(Protocol):
     def allows(self, user: User) -> bool: ...
     def topics(self, user: User) -> list[str]: ...
     def filters(self, query: dict[str, list[str]]) -> dict[str, Any]: ...
-    def render_change(self, change: Change) -> dict[str, str]: ...
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
+        """The change's fragment for each audience (``AUDIENCES``) that sees it; those not in
+        ``audiences`` (nobody here shows them) may be left out."""
+        ...
 
     # (user, **filters) -> html, the filters being what ``filters()`` returned.
     render_lists: Callable[..., str]

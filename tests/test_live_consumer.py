@@ -25,7 +25,7 @@ ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 
 def socket(user, path: str = "/ws/live/calls/", origin=ORIGIN) -> WebsocketCommunicator:
     communicator = WebsocketCommunicator(application, path, headers=[origin] if origin else [])
-    communicator.scope["user"] = user  # as AuthMiddlewareStack would set it from the session cookie
+    communicator.scope["user"] = user  # as SessionUserMiddleware would set it from the session cookie
     return communicator
 
 
@@ -316,9 +316,9 @@ async def test_event_from_several_sessions_is_applied_and_rendered_once(
         applied.append(event.resource_id)
         return real_apply(event)
 
-    def counting_render(change):
+    def counting_render(change, shown):
         rendered.append(change.row.pk)
-        return real_render(change)
+        return real_render(change, shown)
 
     monkeypatch.setattr(relay, "apply_event", counting_apply)
     monkeypatch.setattr(relay, "render_update", counting_render)
@@ -335,6 +335,44 @@ async def test_event_from_several_sessions_is_applied_and_rendered_once(
     assert rendered.count(call["id"]) == 1
     for tab in tabs:
         await tab.disconnect()
+
+
+async def test_only_the_pages_and_audiences_open_here_are_rendered(sim, relay_hub, make_persona, monkeypatch):
+    """A call event renders the supervisors' calls row while only supervisors' calls tabs are open;
+    the agents' row too once an agent's calls tab opens; no other page kind (none is open)."""
+    import dashboard.relay.pipeline as relay
+
+    renders = {}
+    real_render = relay.render_update
+
+    def recording_render(change, shown):
+        update = real_render(change, shown)
+        renders[change.row.pk] = {kind: sorted(html) for kind, html in update.fragments.items()}
+        return update
+
+    monkeypatch.setattr(relay, "render_update", recording_render)
+    manager = await make_persona("manager")
+    supervisor_tab = socket(manager)
+    assert (await supervisor_tab.connect())[0]
+    await live(supervisor_tab, sim)
+    first = sim.create_call(customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing")
+    await receive_until(supervisor_tab, first["id"])
+
+    agent_tab = socket(await make_persona("agent1"))
+    assert (await agent_tab.connect())[0]
+    await receive_until(agent_tab, 'data-state="live"')
+    await until(lambda: len(sim.stats()["open_connections"]) == 2)
+    await until(lambda: all(c["topics"] for c in sim.stats()["open_connections"]))
+    second = sim.create_call(
+        customer_id=DEMO_CUSTOMER_ID, direction="incoming", status="ringing", owner_id=DEMO_AGENT1_ID
+    )
+    await receive_until(supervisor_tab, second["id"])
+    assert "Hang up" not in await receive_until(agent_tab, second["id"])
+
+    assert renders[first["id"]] == {"calls": ["supervisor"]}
+    assert renders[second["id"]] == {"calls": ["agent", "supervisor"]}
+    await supervisor_tab.disconnect()
+    await agent_tab.disconnect()
 
 
 async def test_one_users_sign_out_mid_apply_does_not_stall_another_users_session(

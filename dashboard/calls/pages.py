@@ -8,6 +8,7 @@ for every viewer of the page; the change's topics (``dashboard.calls.state.route
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +23,7 @@ from dashboard.calls.conversations import (
     roots,
     visible_roots,
 )
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.flows.pages import render_call_flow_action
 from dashboard.live import state_version
 from dashboard.models import Activeflow, Call, User
@@ -63,9 +64,9 @@ class CallsPage:
         on arrive (``agent_id:<own>:call:<customer call>``)."""
         return user.scope_topics(self.resources)
 
-    def render_change(self, change: Change) -> dict[str, str]:
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
         """The rows of the conversations the change is part of, as supervisors (with the hang-up button)
-        and agents see them."""
+        and agents see them; only for ``audiences`` (a row is two renders)."""
         conversations = list(change.conversations)
         if not conversations:
             if isinstance(change.row, Activeflow):  # a flow whose call we do not know yet
@@ -77,10 +78,11 @@ class CallsPage:
             html = render_status(conversations[0]) + render_call_flow_action(change)
             return {"supervisor": html, "agent": html}
         removed = "".join(_removed_rows(change, conversation) for conversation in conversations)
-        return {
-            "supervisor": "".join(render_row(c, can_hang_up=True) for c in conversations) + removed,
-            "agent": "".join(render_row(c) for c in conversations) + removed,
+        rows = {
+            "supervisor": lambda: "".join(render_row(c, can_hang_up=True) for c in conversations),
+            "agent": lambda: "".join(render_row(c) for c in conversations),
         }
+        return {audience: rows[audience]() + removed for audience in AUDIENCES if audience in audiences}
 
     def lists(self, user: User, *, phase: str = "", direction: str = "") -> dict[str, list[Conversation]]:
         calls = Call.objects.filter(visible_roots(user)).filter(roots())

@@ -8,7 +8,7 @@ which imports it, so it imports nothing from there.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.flows.labels import Action, describe
 from dashboard.flows.timeline import timeline
 from dashboard.models import Activeflow, Call, Flow, User
@@ -109,7 +109,7 @@ class FlowsPage:
     def filters(self, query: dict[str, list[str]]) -> dict[str, Any]:
         return {}
 
-    def render_change(self, change: Change) -> dict[str, str]:
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
         """The changed flow's whole group: its counts move with every flow in it."""
         if not isinstance(change.row, Activeflow):
             return {}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.template.loader import render_to_string
 
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.inbox import threads
 from dashboard.models import Message, User
 
@@ -47,7 +48,7 @@ class InboxPage:
             "remote": _first(query, "remote"),
         }
 
-    def render_change(self, change: Change) -> dict[str, str]:
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
         """The thread's row (its newest message, wherever this one falls) and the message itself."""
         if not isinstance(change.row, Message):
             return {}

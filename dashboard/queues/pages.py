@@ -9,7 +9,7 @@ and an agent's change or call under that agent's own).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from dashboard.calls.conversations import agents_wrapping_up, gather
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.models import Agent, Call, Queue, User
 from dashboard.queues.access import visible_agents, visible_queues
 from dashboard.queues.forms import QueueThresholdsForm
@@ -66,7 +66,7 @@ class QueuesPage:
         """
         return user.scope_topics(self.resources if user.is_supervisor else ("queue", "agent"))
 
-    def render_change(self, change: Change) -> dict[str, str]:
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
         if not isinstance(change, QueueChange):
             return {}
         touched = set(change.queue_ids) | set(change.former_queue_ids)
@@ -146,7 +146,7 @@ class AgentsPage:
     def topics(self, user: User) -> list[str]:
         return user.scope_topics(self.resources)
 
-    def render_change(self, change: Change) -> dict[str, str]:
+    def render_change(self, change: Change, audiences: Collection[str] = AUDIENCES) -> dict[str, str]:
         """The agent's row (status, or current call); the same for both audiences.
 
         An agent's socket only matches its own agent and call topics, so the only rows it can

@@ -129,7 +129,9 @@ class Hub:
 
     def __init__(self, leases: Leases | None = None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.pipeline = Pipeline(changed=lambda change: customer_changed(change.row.customer_id))
+        self.pipeline = Pipeline(
+            changed=lambda change: customer_changed(change.row.customer_id), shown=self._shown
+        )
         self.crossing = Crossing(spawn=self._spawn)
         self.process_id = self.crossing.process_id  # what our leases say
         self.queue_lists: QueueListRefresher[int] = QueueListRefresher(
@@ -294,6 +296,15 @@ class Hub:
                     await self._resync_local(user_pk)
 
     # -- upstream ----------------------------------------------------------------------------
+
+    def _shown(self) -> set[tuple[str, str]] | None:
+        """The (page kind, audience) pairs this process's sockets show; ``None`` with other processes
+        about (Redis): an update crosses to them rendered, for whatever pages they show."""
+        if self.crossing.layer is not None:
+            return None
+        return {
+            (socket.page_kind, entry.audience) for entry in self.sessions.values() for socket in entry.sockets
+        }
 
     def _open_upstream(self, user: User) -> UpstreamSession:
         user_pk = user.pk

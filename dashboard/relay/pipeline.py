@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from dashboard.batching import Batch
-from dashboard.changes import Change
+from dashboard.changes import AUDIENCES, Change
 from dashboard.live import apply_event
 from dashboard.models import Queuecall
 from dashboard.notices import Notice, notices_for
@@ -40,27 +40,43 @@ class Update:
     """A caller in a queue nobody named yet (VoIPBIN's code omits it): fetch the queue lists."""
 
 
-def render_update(change: Change) -> Update:
+Shown = Collection[tuple[str, str]] | None
+"""The (page kind, audience) pairs some socket shows; ``None``: any may (other processes' too)."""
+
+
+def render_update(change: Change, shown: Shown = None) -> Update:
+    """The change rendered for every page kind and audience in ``shown`` (all of them by default)."""
+    fragments = {}
+    for kind, page in PAGES.items():
+        audiences = AUDIENCES if shown is None else {audience for k, audience in shown if k == kind}
+        if audiences:
+            fragments[kind] = page.render_change(change, audiences)
     return Update(
         resource_key=f"{change.resource}:{change.row.pk}",
         topics=change.topics,
-        fragments={kind: page.render_change(change) for kind, page in PAGES.items()},
+        fragments=fragments,
         notices=notices_for(change),
         unplaced=isinstance(change.row, Queuecall) and not change.row.queue_id,
     )
 
 
-def apply_and_render(event: Event) -> tuple[Change | None, Update | None]:
+def apply_and_render(job: tuple[Event, Shown]) -> tuple[Change | None, Update | None]:
+    event, shown = job
     change = apply_event(event)
-    return change, render_update(change) if change else None
+    return change, render_update(change, shown) if change else None
 
 
 class Pipeline:
     """The process's apply-and-render step; ``changed`` hears of every change it applied."""
 
-    def __init__(self, *, changed: Callable[[Change], None]) -> None:
+    def __init__(
+        self, *, changed: Callable[[Change], None], shown: Callable[[], Shown] = lambda: None
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         self._changed = changed
+        # What the pages here show when an event is applied: a page kind or audience nobody shows is
+        # not rendered. A socket opening later renders its lists from state, which has the change.
+        self._shown = shown
         self._apply_and_render = Batch(apply_and_render)  # a burst of events: one database hop
         self._applied: OrderedDict[str, asyncio.Task[Update | None]] = OrderedDict()
         self._latest: OrderedDict[str, str] = OrderedDict()  # resource → key of the newest applied event
@@ -90,7 +106,7 @@ class Pipeline:
 
     async def _apply_once(self, event: Event) -> Update | None:
         try:
-            change, update = await self._apply_and_render(event)
+            change, update = await self._apply_and_render((event, self._shown()))
             if change is not None:
                 self._changed(change)
         except BaseException:
