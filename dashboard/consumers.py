@@ -120,15 +120,15 @@ class LiveConsumer(PushConsumer):
         except (InvalidTopic, TopicDenied):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        session = self.scope.get("session")
+        session_key = self.scope.get("session_key", "")
         expires_at = None
-        if session is not None and session.session_key:  # tests may put a user in the scope directly
-            self._session_key = session.session_key
+        if session_key:  # tests may put a user in the scope directly, with no session
+            self._session_key = session_key
             user_id, expires_at = await read_session(self._session_key)
             if user_id != str(user.pk) or expires_at is None:  # it ended since the cookie was resolved
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
-        self.user = user
+        self.user = self.scope["user"] = user  # one instance per socket, the one read just now
         await self.accept()
         if expires_at is not None:
             self._watch_session(expires_at)
