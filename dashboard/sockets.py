@@ -46,7 +46,8 @@ class PushConsumer(AsyncWebsocketConsumer):
     # no Redis connection and survives a Redis outage.
     channel_layer_alias = "no channel layer"
 
-    _sender: asyncio.Task[None] | None = None
+    _sending_on = False  # between start_sending and stop_sending
+    _flusher: asyncio.Task[None] | None = None  # writes queued fragments; runs only while some wait
     # Every fragment shows everything the socket shows (a wall): only the newest one is worth sending.
     whole_state = False
 
@@ -86,19 +87,19 @@ class PushConsumer(AsyncWebsocketConsumer):
     def start_sending(self) -> None:
         self._pending: list[str] = []
         self._overflow = False
-        self._wake = asyncio.Event()
         self._allowance, self._allowance_at = RATE_BURST, time.monotonic()
         self._sent = self._acked = 0
         self._sending = False
         self._gone = False  # a send failed: the socket is closing, nothing more goes out
-        self._sender = asyncio.get_running_loop().create_task(self._send_pending())
+        self._sending_on = True
 
     async def stop_sending(self) -> None:
-        sender, self._sender = self._sender, None
-        if sender is not None:
-            sender.cancel()
+        self._sending_on = False
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and flusher is not asyncio.current_task():
+            flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sender
+                await flusher
 
     @property
     def unread(self) -> int:
@@ -113,7 +114,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             self._overflow = True
         else:
             self._pending.append(html)
-        self._wake.set()
+        self._kick()
 
     async def push(self, html: str) -> None:
         """Send a fragment now, from the caller's task, when nothing waits before it and the reader
@@ -122,7 +123,7 @@ class PushConsumer(AsyncWebsocketConsumer):
         For one producer feeding many sockets in a loop (the wall feed): no task switch per socket,
         and the producer learns how long its round took.
         """
-        if self._sending or self._pending or self._sender is None or self.unread >= MAX_UNACKED:
+        if self._sending or self._pending or not self._sending_on or self.unread >= MAX_UNACKED:
             self.offer(html)
             return
         await self._write(html)
@@ -142,19 +143,28 @@ class PushConsumer(AsyncWebsocketConsumer):
         finally:
             self._sending = False
             if self._pending:
-                self._wake.set()  # queued while this frame was being written
+                self._kick()  # queued while this frame was being written
 
-    async def _send_pending(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._overflow:
-                self._pending.clear()
-                await self.close(code=CLOSE_TOO_FAR_BEHIND)
-                return
-            if self._pending and not self._sending and self.unread < MAX_UNACKED:
+    def _kick(self) -> None:
+        """Have what waits written, by a task that ends once nothing can go out: an idle socket holds
+        no task of its own (thousands of walls and tabs are idle most of the time)."""
+        if self._flusher is None and self._sending_on:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            while True:
+                if self._overflow:
+                    self._pending.clear()
+                    await self.close(code=CLOSE_TOO_FAR_BEHIND)
+                    return
+                if not self._pending or self._sending or self.unread >= MAX_UNACKED:
+                    return  # an ack, or the write in flight, kicks again
                 html, self._pending = "".join(self._pending), []
                 await self._write(html)
+        finally:
+            if self._flusher is asyncio.current_task():
+                self._flusher = None
 
     async def read_frame(self, text_data: str | None, bytes_data: bytes | None) -> dict[str, Any] | None:
         """A browser frame as JSON, or None when it was handled here (an ack) or the socket closed.
@@ -183,6 +193,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             frames = frame.get("frames")
             if isinstance(frames, int) and not isinstance(frames, bool):
                 self._acked = max(self._acked, min(frames, self._sent))
-                self._wake.set()  # fragments held back for this reader may go now
+                if self._pending:
+                    self._kick()  # fragments held back for this reader may go now
             return None
         return frame

@@ -114,3 +114,29 @@ async def test_a_whole_state_socket_keeps_only_the_newest_fragment_for_a_reader_
     await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": MAX_UNACKED}))
     assert await frames_until_quiet(communicator) == [f"<p>{MAX_UNACKED + MAX_PENDING + 49}</p>"]
     await communicator.disconnect()
+
+
+def sending_tasks() -> list[asyncio.Task]:
+    """Tasks running a push socket's own code (its writer), whoever started them."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if task.get_coro().__qualname__.startswith("PushConsumer.") and not task.done()
+    ]
+
+
+async def test_an_idle_socket_holds_no_task_of_its_own():
+    """Thousands of tabs and walls sit idle: a writer task runs only while fragments wait."""
+    communicators = [WebsocketCommunicator(Pusher.as_asgi(), "/") for _ in range(3)]
+    for communicator in communicators:
+        assert (await communicator.connect())[0]
+        await communicator.send_to(text_data=json.dumps({"push": MAX_UNACKED + 5}))  # 5 held back
+        assert len(await frames_until_quiet(communicator)) == MAX_UNACKED
+    assert sending_tasks() == []  # waiting for acks is no task either
+
+    for communicator in communicators:
+        await communicator.send_to(text_data=json.dumps({"type": "ack", "frames": MAX_UNACKED}))
+        assert "".join(await frames_until_quiet(communicator)).count("<p>") == 5
+    assert sending_tasks() == []
+    for communicator in communicators:
+        await communicator.disconnect()
