@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 from websockets.frames import CloseCode
 
 from dashboard.voipbin.events import Deduper, Event, FrameError, parse_frame
@@ -176,6 +177,13 @@ class UpstreamSession:
         self._stable_after = stable_after
         self._connect_options: dict[str, Any] = {
             "create_connection": _HeardConnection,
+            # VoIPBIN's frames stay compressed; ours (a subscribe now and then) are compressed afresh
+            # each, so a session keeps no compressor: ~144 KiB of zlib state each otherwise.
+            "extensions": [
+                ClientPerMessageDeflateFactory(
+                    client_no_context_takeover=True, compress_settings={"memLevel": 5}
+                )
+            ],
             "max_size": max_size,
             "open_timeout": open_timeout,
             "ping_interval": ping_interval,

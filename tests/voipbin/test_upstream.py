@@ -98,6 +98,27 @@ async def test_subscribes_and_receives_call_events(sim):
         await session.close()
 
 
+async def test_frames_stay_compressed_and_the_session_keeps_no_compressor(sim):
+    """permessage-deflate both ways, VoIPBIN's side with its context (better compression), ours
+    without: a session compresses a subscribe now and then, and holds no zlib compressor for it."""
+    recorder = Recorder()
+    session = make_session(sim, recorder)
+    session.start()
+    try:
+        await live(session, sim)
+        (deflate,) = session._ws.protocol.extensions
+        assert deflate.name == "permessage-deflate"
+        assert deflate.local_no_context_takeover
+        assert not hasattr(deflate, "encoder")
+        assert not deflate.remote_no_context_takeover
+        await session.subscribe([f"customer_id:{DEMO_CUSTOMER_ID}:message"])  # compressed afresh
+        await live(session, sim)
+        call = await new_call(sim)
+        await recorder.wait_for(is_call(call["id"]))
+    finally:
+        await session.close()
+
+
 async def test_agent_token_session_receives_only_its_calls(sim):
     async with VoipbinClient(sim.url) as rest:
         login = await rest.login("agent1", DEMO_PASSWORD)
