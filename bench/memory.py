@@ -1,14 +1,15 @@
 """Memory: what an idle authenticated browser socket, and an idle upstream session, cost a web process.
 
 RSS (``VmRSS`` in ``/proc/<pid>/status``) of the web process (each of ``--servers`` in turn) after
-start-up and one warm-up user with one calls tab; then after ``--sockets`` calls tabs spread over
-``--users`` signed-in users (so only a few upstream sessions open): per socket = RSS delta /
-sockets. Then ``--sessions`` more users with one tab each (one upstream session each, counted once
-the simulator lists it as subscribed): per session = RSS delta / sessions minus the per-socket cost
-of its one tab. Baseline in the same run, same driver: the plain ``websockets`` broadcast server
-holding as many sockets (its RSS after one client, then after all of them). Every reading is taken
-once every tab painted and a second passed without frames. Targets: ≤ 25 KiB per idle authenticated
-browser socket with 2000 held (issue 16; issue 7 asked for 50); per idle upstream session, reported.
+start-up, one warm-up user with one calls tab and one tab of each of ``--users`` signed-in users
+(their upstream sessions open); then after ``--sockets`` more calls tabs spread over those users:
+per socket = RSS delta / sockets. Then ``--sessions`` more users with one tab each (one upstream
+session each, counted once the simulator lists it as subscribed): per session = RSS delta / sessions
+minus the per-socket cost of its one tab. Baseline in the same run, same driver: the plain
+``websockets`` broadcast server holding as many sockets (its RSS after one client, then after all of
+them). Every reading is taken once every tab painted and a second passed without frames. Targets: ≤
+25 KiB per idle authenticated browser socket with 2000 held (issue 16; issue 7 asked for 50); per
+idle upstream session, reported.
 
     .venv/bin/python bench/memory.py [--sockets 2000] [--users 20] [--sessions 200] [--quick]
 """
@@ -127,13 +128,16 @@ async def measure_ours(
     session_keys: list[str],
     options: argparse.Namespace,
 ) -> list[Reading]:
-    """The web process after start-up and one warm-up user, then sockets over a few users, then sessions."""
+    """The web process after start-up and a tab of each user, then more sockets over those users, then
+    sessions."""
     await stack.use_web(server)
     readings: list[Reading] = []
     pid = stack.pid(server)
     label = f"ours {server}"
-    warm_specs = [browser_spec(stack, PATH, warm_key)]
-    async with our_fleet(stack, CALLS, warm_specs, upstreams=1):
+    # Warm-up: one user with a tab, and one tab of each user the sockets are spread over, so that
+    # their upstream sessions are open before the first reading and only sockets come after it.
+    warm_specs = [browser_spec(stack, PATH, key) for key in [warm_key, *tab_keys]]
+    async with our_fleet(stack, CALLS, warm_specs, upstreams=1 + len(tab_keys)):
         before = await settled_rss(pid)
         specs: list[ClientSpec] = [
             browser_spec(stack, PATH, tab_keys[i % options.users]) for i in range(options.sockets)
@@ -142,7 +146,6 @@ async def measure_ours(
         sessions = Fleet([browser_spec(stack, PATH, key) for key in session_keys], f"{label} sessions")
         try:
             await tabs.open()
-            await stack.sim.wait_subscribed(CALLS.topic, 1 + options.users)
             await tabs.settle(expect_first_frame=True)
             stack.check_alive()
             middle = await settled_rss(pid)
