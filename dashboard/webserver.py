@@ -9,7 +9,9 @@ frame costs a fraction of daphne's CPU (docs/BENCHMARKS.md). The limits match wh
   browser, which reconnects);
 * sockets never expire; idle keep-alive HTTP connections close after 5 s;
 * on SIGTERM every socket gets a close frame (1012, "service restart": pages reconnect at once),
-  and requests in flight get up to 10 s to finish.
+  requests in flight get up to 10 s to finish, and then the relay ends its upstream sessions and
+  releases their leases, so another web process takes those users over at once
+  (``dashboard.lifespan``).
 
 daphne stays installed: ``manage.py runserver`` is Channels' development server, and the
 benchmarks keep a daphne row (``server="daphne"``) so the choice stays measured.
@@ -69,7 +71,7 @@ def web_command(host: str, port: int, *, server: str = "uvicorn", access_log: bo
         "--timeout-graceful-shutdown",
         str(GRACEFUL_SHUTDOWN_SECONDS),
         "--lifespan",
-        "off",  # Channels' router speaks no lifespan protocol
+        "on",  # the relay lets go of sessions, leases and groups at shutdown (dashboard.lifespan)
         "--access-log" if access_log else "--no-access-log",
     ]
 

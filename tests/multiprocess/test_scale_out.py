@@ -101,6 +101,38 @@ async def test_one_session_per_user_every_tab_served_and_takeover(sim, deploymen
     await tab_b.close()
 
 
+async def lease_owner(redis_url: str) -> str | None:
+    """The process holding the user-session lease in Redis (dashboard.leases' prefix), if any does."""
+    import redis.asyncio as redis
+
+    client = redis.from_url(redis_url, decode_responses=True)
+    try:
+        keys = await client.keys("dashboard:lease:user-session:*")
+        assert len(keys) <= 1  # one user signed in
+        return await client.get(keys[0]) if keys else None
+    finally:
+        await client.aclose()
+
+
+async def test_a_process_stopped_with_sigterm_releases_its_sessions_for_the_other_at_once(sim, deployment):
+    """A deploy restarts the owner: it ends the user's upstream session and releases the lease on its
+    way out (the ASGI lifespan's shutdown), instead of leaving it to run out."""
+    _, tab_b, process_a = await two_tabs_on_two_processes(sim, deployment)
+    await until(lambda: tab_b.saw("<tbody"), timeout=15)
+    owner = await lease_owner(deployment.redis.url)
+    assert owner is not None
+
+    process_a.send_signal(signal.SIGTERM)
+    await asyncio.to_thread(process_a.wait, 20)
+    right_after = await lease_owner(deployment.redis.url)
+
+    assert right_after != owner  # released (or already taken by the other process), not left to expire
+    await until(lambda: manager_sessions(sim) == 1 and subscribed(sim), timeout=10)
+    after = sim.create_call(customer_id=DEMO_CUSTOMER_ID, status="ringing")
+    await until(lambda: tab_b.rows(after["id"]) == 1, timeout=10)
+    await tab_b.close()
+
+
 async def test_redis_restart_is_survived_without_duplicates(sim, deployment):
     tab_a, tab_b, _ = await two_tabs_on_two_processes(sim, deployment)
     await until(lambda: tab_b.saw("<tbody"), timeout=15)
