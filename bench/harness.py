@@ -549,8 +549,18 @@ class Stack:
         self.web_server = server
 
     async def forget_live(self) -> None:
-        """Delete the calls, flows and messages the web processes stored (none may be running)."""
+        """Delete the calls, flows and messages the web processes stored, and empty the run's Redis
+        (leases, and groups naming the stopped processes' channels, which daphne never leaves);
+        no web process may be running."""
         await asyncio.to_thread(self.manage, "shell", "-c", _FORGET_LIVE)
+        if self.redis_url:
+            import redis.asyncio as redis
+
+            client = redis.from_url(self.redis_url)
+            try:
+                await client.flushdb()
+            finally:
+                await client.aclose()
 
     async def start_web(self, name: str, *, server: str = "uvicorn") -> int:
         """One web process on a free port, started as production starts it; its port."""
