@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,8 +24,3 @@ application = ProtocolTypeRouter(
         "lifespan": lifespan,  # uvicorn's; daphne and runserver send none
     }
 )
-
-# What is loaded by now (Django, the apps, the routing) lives as long as the process. Frozen, it is
-# out of the cyclic collector's sight: a full collection, which stalls every socket of the process
-# while it runs, walks only what was made since (p99 of bench/supervisors.py: docs/BENCHMARKS.md).
-gc.freeze()

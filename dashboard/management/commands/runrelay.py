@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import signal
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from dashboard.accountrelay import AccountRelay
+from dashboard.heap import settle_heap
 from dashboard.monitor import HEARTBEAT_SECONDS, get_monitor, stop_monitor
 
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 "with RELAY_IN_WEB=false this worker feeds the web processes' status page through Redis: "
                 "set REDIS_URL"
             )
-        gc.freeze()  # as config/asgi.py: start-up's objects out of the collector's walk
+        settle_heap()  # as the web processes do (dashboard.heap)
         try:
             asyncio.run(self._run(Path(heartbeat_file), keeps_status=keeps_status))
         finally:
