@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
-from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -21,6 +19,7 @@ from dashboard.models import User
 from dashboard.monitor import STATUS_GROUP, get_monitor
 from dashboard.pages import PAGES
 from dashboard.relay import CLOSE_SIGNED_OUT, get_hub, render_upstream_state
+from dashboard.socketauth import read_session
 from dashboard.sockets import NotJSON, PushConsumer
 from dashboard.voipbin.topics import InvalidTopic, TopicDenied, check_subscription, matches_any
 
@@ -56,30 +55,6 @@ def _error(message: str) -> str:
     return render_to_string("includes/socket_error.html", {"message": message})
 
 
-async def read_session(session_key: str) -> tuple[str | None, datetime | None]:
-    """The user id a stored Django session names and when it expires; ``(None, None)`` once it is gone.
-
-    Database-backed engines (``db``, ``cached_db``) are read from their row: its ``expire_date`` is
-    when the session really ends, while ``aget_expiry_date()`` answers "now + SESSION_COOKIE_AGE" for
-    a session saved without an explicit expiry. Other engines only offer that upper bound.
-    """
-    store_class = import_module(settings.SESSION_ENGINE).SessionStore
-    if hasattr(store_class, "get_model_class"):
-        row = await (
-            store_class.get_model_class()
-            .objects.filter(session_key=session_key, expire_date__gt=timezone.now())
-            .afirst()
-        )
-        if row is None:
-            return None, None
-        return row.get_decoded().get(SESSION_KEY), row.expire_date
-    store = store_class(session_key)
-    user_id = await store.aget(SESSION_KEY)
-    if user_id is None:
-        return None, None
-    return user_id, await store.aget_expiry_date()
-
-
 class LiveConsumer(PushConsumer):
     """A signed-in user's live page: ``/ws/live/<page>/?topics=a,b``.
 
@@ -100,11 +75,14 @@ class LiveConsumer(PushConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
-        # Read again: a sign-out may have happened since the session cookie was resolved.
-        user = await User.objects.filter(pk=user.pk, is_active=True).afirst()
-        if user is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
-            return
+        # The handshake read the user and the session just now (dashboard.socketauth); a user put in
+        # the scope some other way (a test) is read again.
+        expires_at = self.scope.get("session_expires_at")
+        if expires_at is None:
+            user = await User.objects.filter(pk=user.pk, is_active=True).afirst()
+            if user is None:
+                await self.close(code=CLOSE_UNAUTHORIZED)
+                return
         self.page_kind = self.scope["url_route"]["kwargs"]["page"]
         page = PAGES.get(self.page_kind)
         if page is None or not page.allows(user):  # e.g. the inbox is for supervisors only
@@ -120,14 +98,7 @@ class LiveConsumer(PushConsumer):
         except (InvalidTopic, TopicDenied):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        session_key = self.scope.get("session_key", "")
-        expires_at = None
-        if session_key:  # tests may put a user in the scope directly, with no session
-            self._session_key = session_key
-            user_id, expires_at = await read_session(self._session_key)
-            if user_id != str(user.pk) or expires_at is None:  # it ended since the cookie was resolved
-                await self.close(code=CLOSE_UNAUTHORIZED)
-                return
+        self._session_key = self.scope.get("session_key", "") if expires_at else ""
         self.user = self.scope["user"] = user  # one instance per socket, the one read just now
         await self.accept()
         if expires_at is not None:

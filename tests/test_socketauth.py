@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from dashboard.models import User
 from dashboard.socketauth import SessionUserMiddleware
@@ -37,11 +40,21 @@ def signed_in(client) -> tuple[User, str]:
     return user, client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def test_the_session_cookie_names_the_user(signed_in):
+async def test_the_session_cookie_names_the_user_and_when_the_session_ends(signed_in):
     user, key = signed_in
     scope = await resolved(f"csrftoken=x; {settings.SESSION_COOKIE_NAME}={key}; theme=dark")
     assert scope["user"].pk == user.pk
     assert scope["session_key"] == key
+    stored = await Session.objects.aget(session_key=key)
+    assert scope["session_expires_at"] == stored.expire_date
+
+
+async def test_an_expired_session_is_anonymous(signed_in):
+    _, key = signed_in
+    await Session.objects.filter(session_key=key).aupdate(expire_date=timezone.now() - timedelta(seconds=1))
+    scope = await resolved(f"{settings.SESSION_COOKIE_NAME}={key}")
+    assert not scope["user"].is_authenticated
+    assert scope["session_expires_at"] is None
 
 
 @pytest.mark.parametrize("cookie", [None, "theme=dark", f"{settings.SESSION_COOKIE_NAME}=not-a-session"])
@@ -49,6 +62,7 @@ async def test_no_session_is_anonymous(cookie):
     scope = await resolved(cookie)
     assert not scope["user"].is_authenticated
     assert scope["session_key"] == ""
+    assert scope["session_expires_at"] is None
 
 
 async def test_a_session_from_before_a_password_change_is_refused_and_ended(signed_in):

@@ -16,7 +16,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 
 from config.asgi import application
-from dashboard import consumers
+from dashboard import socketauth
 from dashboard.relay import CLOSE_SIGNED_OUT
 from dashboard.simulator.accounts import DEMO_CUSTOMER_ID
 from tests.waiting import until
@@ -104,13 +104,13 @@ async def test_session_extended_before_expiry_keeps_the_socket_open_until_the_ne
 
 async def test_a_closed_socket_leaves_no_session_timer_behind(sim, relay_hub, make_persona, monkeypatch):
     reads = []
-    real_read = consumers.read_session
+    real_read = socketauth.session_state
 
-    async def counting_read(session_key: str):
+    def counting_read(session_key: str):
         reads.append(session_key)
-        return await real_read(session_key)
+        return real_read(session_key)
 
-    monkeypatch.setattr(consumers, "read_session", counting_read)
+    monkeypatch.setattr(socketauth, "session_state", counting_read)  # the handshake's and the timer's
     manager = await make_persona("manager")
     warm_up = browser_socket((await signed_in(manager, expires_in=60)).session_key)
     assert (await warm_up.connect())[0]  # the hub's own maintenance task starts with the first socket
@@ -122,7 +122,7 @@ async def test_a_closed_socket_leaves_no_session_timer_behind(sim, relay_hub, ma
     communicator = browser_socket(store.session_key)
     assert (await communicator.connect())[0]
     await communicator.disconnect()
-    assert reads == [store.session_key]  # read once, at connect
+    assert reads == [store.session_key]  # read once, in the handshake
     await asyncio.sleep(1.3)  # past the expiry: a timer left behind would read it again
     assert reads == [store.session_key]
     await until(lambda: relay_hub.sessions == {})
