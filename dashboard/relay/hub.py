@@ -353,8 +353,11 @@ class Hub:
                 except VoipbinError as exc:
                     logger.warning("agent backfill for user %s failed: %s", user_pk, exc)
         # Other writers (the relay worker, other processes' backfills) may have settled or changed
-        # rows meanwhile without an event reaching this process: the resync renders afresh.
-        note_state_changed()
+        # rows meanwhile without an event reaching this process: the resync renders afresh. Alone,
+        # every change went through this process's pipeline and counted already, so tabs whose
+        # lists are as new share one render (a restart: every user's backfill, a thousand tabs).
+        if self.crossing.layer is not None or not settings.RELAY_IN_WEB:
+            note_state_changed()
         await self._resync_local(user_pk)
         await self.crossing.to_user(user_pk, {"type": "relay.resync"})
 
