@@ -3,10 +3,10 @@
 Every tab open and painted, one new call injected every 1/R s, all along; then the web process gets
 SIGTERM and is started again on the same port (a deploy). Each tab does what the real page does
 (``static/js/live.js`` and htmx's ws extension, ``django_htmx/ext/hx-ws-2.js``, as base.html loads
-them; no ``wsReconnectDelay`` is configured, so htmx's default applies):
+them, with the ``wsReconnectDelay`` that ``static/js/socket-ack.js`` sets):
 
 * after a close with 1006, 1011, 1012 or 1013 htmx opens the socket again after a full-jitter
-  backoff, random() x 1 s x 2^min(n, 6), n the tries since the socket was last open (a refused
+  backoff, random() x min(4 s, 1 s x 2^n), n the tries since the socket was last open (a refused
   connection or handshake is a 1006 close, so the tries go on while the server is down);
 * after any other close the page reloads 2-5 s later (4001: at once): GET the page, then open the
   socket it names. A reload that fails leaves the tab on the browser's error page: lost;
@@ -83,8 +83,8 @@ TARGET_SECONDS = 6.0
 
 # What the page does (hx-ws-2.js, live.js, socket-ack.js) and what the browser under it does.
 RECONNECT_CODES = frozenset({1006, 1011, 1012, 1013})  # htmx reconnects by itself after these
-BACKOFF_SECONDS = 1.0  # full jitter: random() x 1 s x 2^min(tries, 6)
-BACKOFF_MAX_DOUBLINGS = 6
+BACKOFF_SECONDS = 1.0  # socket-ack.js: full jitter, random() x min(4 s, 1 s x 2^tries)
+BACKOFF_CAP_SECONDS = 4.0
 RELOAD_DELAY = (2.0, 5.0)  # live.js: any other close reloads the page 2 + random() x 3 s later
 CLOSE_SIGNED_OUT = 4001  # live.js reloads at once
 ENDPOINT_UNLOCK_SECONDS = 0.010  # Chromium: one WebSocket handshake per host at a time, 10 ms apart
@@ -154,9 +154,7 @@ class Tab:
             if opened:
                 tries = 0  # htmx resets its count when a socket opens
             if code in RECONNECT_CODES:
-                await asyncio.sleep(
-                    random.random() * BACKOFF_SECONDS * 2 ** min(tries, BACKOFF_MAX_DOUBLINGS)
-                )
+                await asyncio.sleep(random.random() * min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2**tries))
                 tries += 1
                 reload = False
             elif code == CLOSE_SIGNED_OUT:

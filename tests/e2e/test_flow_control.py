@@ -30,3 +30,15 @@ def test_a_page_that_reads_keeps_receiving_past_the_unread_window(stack, page):
     expect(page.locator(f"#call-{calls[-1]['id']}")).to_be_visible(timeout=20_000)
     expect(page.locator("#calls-active tr[id^='call-']")).to_have_count(len(calls), timeout=10_000)
     assert len(frames) > MAX_UNACKED  # more frames than the window: acknowledgements moved it on
+
+
+def test_a_closed_socket_is_tried_again_within_four_seconds_however_many_tries_failed(stack, page):
+    """The page's reconnect policy (socket-ack.js) over htmx's, whose waits grow to 64 s: a tab whose
+    first tries fell while the server restarted would otherwise wait a minute."""
+    sign_in(page, stack, "manager")
+    delays = page.evaluate(
+        "[0, 1, 2, 3, 6, 20].map(n => Array.from({length: 200}, () => htmx.config.wsReconnectDelay(n)))"
+    )
+    assert max(delays[0]) <= 1000  # the first try comes within a second, as htmx's
+    assert all(0 <= delay <= 4000 for tries in delays for delay in tries)
+    assert max(delays[-1]) > 2000  # still jittered over the whole cap, not all at once
