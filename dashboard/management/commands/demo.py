@@ -54,7 +54,10 @@ def _wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], timeo
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on the port now. As the servers do, the probe allows the
+    closed connections of a demo just stopped (TIME_WAIT): only a listener makes the port taken."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -85,7 +88,9 @@ class Command(BaseCommand):
         def stop(*_: object) -> None:
             raise KeyboardInterrupt
 
+        # SIGINT too: a shell starts a background job with SIGINT ignored, and Python then leaves it so.
         signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
         call_command("seed_demo")
         try:
             sim_command = [sys.executable, str(MANAGE), "voipbin_sim", "--controls", "--seed", str(seed)]
