@@ -51,6 +51,24 @@ def test_check_deploy_passes_with_the_documented_production_env():
     assert "no issues" in result.stdout
 
 
+COOKIE_FLAGS = (
+    "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, "
+    "s.SESSION_COOKIE_SAMESITE, s.CSRF_COOKIE_SECURE, s.CSRF_COOKIE_SAMESITE)"
+)
+
+
+def test_production_cookies_are_secure_httponly_and_same_site():
+    result = manage("shell", "-c", COOKIE_FLAGS, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-5:] == ["True", "True", "Lax", "True", "Lax"]
+
+
+def test_the_embedded_default_keeps_cookies_working_over_plain_http():
+    result = manage("shell", "-c", COOKIE_FLAGS, env={})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-5:] == ["False", "True", "Lax", "False", "Lax"]
+
+
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "TOKEN_ENCRYPTION_KEYS", "DJANGO_ALLOWED_HOSTS"])
 def test_production_refuses_to_start_without(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
