@@ -17,7 +17,7 @@ import argparse
 import json
 import textwrap
 
-from harness import Stack, base_parser, header, run
+from harness import Stack, base_parser, header, nearest_rank, run
 
 QUICK_CALLS = 100
 
@@ -66,11 +66,6 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return options
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
-
-
 def main(argv: list[str] | None = None) -> None:
     options = parse(argv)
 
@@ -83,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         spent = json.loads(out.strip().splitlines()[-1])
         print(f"\n{'step':<18}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}  (ms per new call)")
         for step, values in spent.items():
-            figures = "".join(f"{percentile(values, p):8.2f}" for p in (50, 90, 99, 100))
+            figures = "".join(f"{nearest_rank(values, p) or 0:8.2f}" for p in (50, 90, 99, 100))
             print(f"{step:<18}{figures}")
 
     run(go)

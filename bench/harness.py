@@ -135,6 +135,14 @@ class Marker:
 # -- figures ---------------------------------------------------------------------------------------------
 
 
+def nearest_rank(values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank percentile ``p`` of the values (None when there are none)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p * len(ordered) / 100) - 1))]
+
+
 @dataclass
 class Figures:
     """One measurement: what was sent, what arrived, and how late."""
@@ -177,10 +185,8 @@ class Figures:
 
     def percentile(self, p: float) -> float | None:
         """Nearest-rank percentile in milliseconds (None when nothing arrived)."""
-        if not self.latencies:
-            return None
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))] * 1000
+        seconds = nearest_rank(self.latencies, p)
+        return None if seconds is None else seconds * 1000
 
     @property
     def p99(self) -> float | None:

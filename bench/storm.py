@@ -67,6 +67,7 @@ from harness import (
     free_port,
     fresh_simulator,
     header,
+    nearest_rank,
     profiled,
     run,
     verdict,
@@ -535,13 +536,6 @@ async def our_storm(
 # -- report ----------------------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, -(-len(ordered) * p // 100) - 1))]
-
-
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -570,7 +564,7 @@ def report(outcomes: Sequence[Outcome], options: argparse.Namespace) -> None:
                 (
                     o.label,
                     name,
-                    *(seconds(percentile(values, p)) for p in (50, 90, 99, 100)),
+                    *(seconds(nearest_rank(values, p)) for p in (50, 90, 99, 100)),
                     str(len(values)),
                 )
             )

@@ -90,17 +90,22 @@ async def sweep(fleet: Fleet, sim: SimControl, options: argparse.Namespace) -> l
     return steps
 
 
+def best_step(steps: list[Figures], limit: float) -> Figures | None:
+    """The step that delivered the most frames/s with everything shown and p99 within the limit."""
+    within = [s for s in steps if s.complete and s.p99 is not None and s.p99 <= limit]
+    return max(within, key=lambda s: s.frames_per_second, default=None)
+
+
 def best_rate(steps: list[Figures], limit: float) -> float:
     """Frames/s delivered at the best step within the p99 limit (0 if none was)."""
-    within = [s.frames_per_second for s in steps if s.complete and s.p99 is not None and s.p99 <= limit]
-    return max(within, default=0.0)
+    best = best_step(steps, limit)
+    return best.frames_per_second if best is not None else 0.0
 
 
 def saturation(steps: list[Figures], limit: float) -> str:
-    within = [s for s in steps if s.complete and s.p99 is not None and s.p99 <= limit]
-    if not within:
+    best = best_step(steps, limit)
+    if best is None:
         return f"no step had p99 ≤ {limit:g} ms"
-    best = max(within, key=lambda s: s.frames_per_second)
     return f"{best.frames_per_second:.0f} frames/s at {best.rate:g} events/s (p99 {best.p99:.1f} ms)"
 
 
