@@ -98,7 +98,7 @@ class LiveConsumer(PushConsumer):
         except (InvalidTopic, TopicDenied):
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self._session_key = self.scope.get("session_key", "") if expires_at else ""
+        self._session_key = self.scope.get("session_key", "")  # set with its expiry, or not at all
         self.user = self.scope["user"] = user  # one instance per socket, the one read just now
         await self.accept()
         if expires_at is not None:

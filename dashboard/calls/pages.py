@@ -78,11 +78,12 @@ class CallsPage:
             html = render_status(conversations[0]) + render_call_flow_action(change)
             return {"supervisor": html, "agent": html}
         removed = "".join(_removed_rows(change, conversation) for conversation in conversations)
-        rows = {
-            "supervisor": lambda: "".join(render_row(c, can_hang_up=True) for c in conversations),
-            "agent": lambda: "".join(render_row(c) for c in conversations),
+        return {
+            audience: "".join(render_row(c, can_hang_up=audience == "supervisor") for c in conversations)
+            + removed
+            for audience in AUDIENCES
+            if audience in audiences
         }
-        return {audience: rows[audience]() + removed for audience in AUDIENCES if audience in audiences}
 
     def lists(self, user: User, *, phase: str = "", direction: str = "") -> dict[str, list[Conversation]]:
         calls = Call.objects.filter(visible_roots(user)).filter(roots())
